@@ -1,0 +1,197 @@
+"""Experiment configs: YAML in, frozen dataclasses out.
+
+This module is the only place that reads raw config dicts. Everything downstream receives an
+`ExperimentConfig`. Every problem in a file is collected and reported at once, each naming the
+file, the dotted key, the bad value and what is allowed, so a user fixes a config in one pass.
+No TensorFlow here: `validate` and `list` must start instantly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax", "elu", "leaky_relu", "gelu")
+LOSSES = ("naive_log", "crossentropy", "logits_crossentropy", "mse")
+OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
+NAMED_INITIALIZERS = (
+    "zeros", "ones", "glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal",
+)
+PARAM_INITIALIZERS = ("constant", "normal", "truncated_normal", "uniform")
+# Keras's own defaults, so a config that omits them behaves like a plain Keras script.
+DEFAULT_LEARNING_RATES = {"sgd": 0.01, "adam": 0.001, "rmsprop": 0.001, "adagrad": 0.001}
+LAYER_KEYS = {
+    "dense": {"units", "activation", "kernel_init", "bias_init"},
+    "conv2d": {"filters", "kernel_size", "strides", "padding", "activation", "kernel_init",
+               "bias_init"},
+    "max_pool2d": {"pool_size", "strides", "padding"},
+    "flatten": set(),
+    "dropout": {"rate"},
+}
+
+
+class ConfigError(Exception):
+    """One config file's problems, each as (dotted key, message)."""
+
+    def __init__(self, path: str | Path, problems: list[tuple[str, str]]):
+        self.path = str(path)
+        self.problems = problems
+        super().__init__("\n".join(f"{self.path}: {key}: {msg}" for key, msg in problems))
+
+
+@dataclass(frozen=True)
+class Initializer:
+    """A kernel or bias initialiser: a Keras name, or a parametrised distribution."""
+
+    name: str
+    value: float | None = None      # constant
+    mean: float = 0.0               # normal, truncated_normal
+    stddev: float | None = None     # normal, truncated_normal
+    low: float | None = None        # uniform
+    high: float | None = None       # uniform
+
+    def to_yaml(self) -> Any:
+        if self.name in NAMED_INITIALIZERS:
+            return self.name
+        if self.name == "constant":
+            return {"constant": self.value}
+        if self.name == "uniform":
+            return {"uniform": {"low": self.low, "high": self.high}}
+        return {self.name: {"mean": self.mean, "stddev": self.stddev}}
+
+    @property
+    def is_constant(self) -> bool:
+        """True when every weight starts equal, so units of a layer cannot become different."""
+        return self.name in ("zeros", "ones", "constant")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of the model. Fields that do not apply to `type` keep their defaults."""
+
+    type: str
+    units: int | None = None
+    filters: int | None = None
+    kernel_size: int = 3
+    strides: int | None = None
+    padding: str = "valid"
+    pool_size: int = 2
+    rate: float = 0.5
+    activation: str = "linear"
+    kernel_init: Initializer = Initializer("glorot_uniform")
+    bias_init: Initializer = Initializer("zeros")
+
+    @property
+    def trainable(self) -> bool:
+        return self.type in ("dense", "conv2d")
+
+    def to_yaml(self) -> dict:
+        keys = LAYER_KEYS[self.type]
+        out: dict[str, Any] = {"type": self.type}
+        for key in ("units", "filters", "kernel_size", "strides", "padding", "pool_size", "rate",
+                    "activation"):
+            if key in keys:
+                out[key] = getattr(self, key)
+        if self.trainable:
+            out["kernel_init"] = self.kernel_init.to_yaml()
+            out["bias_init"] = self.bias_init.to_yaml()
+        return out
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    normalize: bool = True
+    flatten: bool = True
+    train_on: str = "train"
+    train_subset: int | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    name: str = "sgd"
+    learning_rate: float = 0.01
+    momentum: float = 0.0
+    nesterov: bool = False
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    batch_size: int = 32
+    steps: int | None = None
+    epochs: int | None = None
+    eval_every: str | int = "epoch"
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    name: str
+    layers: tuple[Layer, ...]
+    description: str = ""
+    source: str = ""
+    seed: int = 0
+    data: DataConfig = DataConfig()
+    loss: str = "crossentropy"
+    loss_epsilon: float = 0.0
+    loss_reduction: str = "mean"
+    optimizer: OptimizerConfig = OptimizerConfig()
+    train: TrainConfig = TrainConfig(epochs=1)
+    path: str = field(default="", compare=False)
+
+    def to_yaml_dict(self) -> dict:
+        """The resolved config, defaults filled in, in the same shape a user writes."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "source": self.source,
+            "seed": self.seed,
+            "data": asdict(self.data),
+            "model": {"layers": [layer.to_yaml() for layer in self.layers]},
+            "loss": self.loss,
+            "loss_epsilon": self.loss_epsilon,
+            "loss_reduction": self.loss_reduction,
+            "optimizer": asdict(self.optimizer),
+            "train": {k: v for k, v in asdict(self.train).items() if v is not None},
+        }
+
+    def config_hash(self) -> str:
+        """A stable digest of everything that affects training (not name or description)."""
+        resolved = self.to_yaml_dict()
+        for key in ("name", "description", "source"):
+            resolved.pop(key)
+        return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def safe_name(name: str) -> str:
+    """Turn a run name into a single, portable path component (no '/', '..', spaces)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._=,\[\]+-]+", "-", name).strip(".-")
+    return cleaned[:120] or "run"
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read one YAML file (safe_load only) into an ExperimentConfig or raise ConfigError."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(path, [("<file>", f"cannot read: {err.strerror or err}")]) from err
+    except yaml.YAMLError as err:
+        raise ConfigError(path, [("<file>", f"not valid YAML: {err}")]) from err
+    return parse_config(raw, path)
+
+
+def parse_config(raw: Any, path: str | Path = "<config>") -> ExperimentConfig:
+    """Validate a mapping as read from YAML; collect every problem before raising."""
+    from mnist_doctor.config_schema import Parser  # the field-by-field checks live there
+
+    parser = Parser()
+    config = parser.experiment(raw, default_name=Path(path).stem, path=str(path))
+    if parser.problems:
+        raise ConfigError(path, parser.problems)
+    return config

@@ -1,0 +1,160 @@
+"""Run a list of configs into one invocation folder: the library behind `mnist-doctor run`.
+
+Data is loaded once per invocation; each run gets its folder, trains, is diagnosed and becomes
+a summary row. A run that raises is recorded as failed and the sweep goes on; Ctrl-C records
+the partial run as interrupted, writes the summary and re-raises so the CLI can exit 130.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from mnist_doctor.config import ExperimentConfig
+from mnist_doctor.data import DataSource, prepare
+from mnist_doctor.runs import RunFolder, now_iso, package_versions, write_summary
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run, carrying that run's summary row so the summary keeps it."""
+
+    def __init__(self, row: dict):
+        super().__init__()
+        self.row = row
+
+
+class NullReporter:
+    """Progress sink that shows nothing (--quiet, tests)."""
+
+    def start(self, name: str, total: int):
+        return lambda step, total, loss, accuracy: None
+
+    def finish(self, row: dict) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    doctor: bool = True
+    device: str = "auto"
+    jit: bool = True
+
+
+def run_experiments(configs: list[ExperimentConfig], invocation_dir: Path, source: DataSource,
+                    options: RunOptions = RunOptions(), reporter=None) -> list[dict]:
+    """Train every config; return (and write to summary.csv) one row per run."""
+    reporter = reporter or NullReporter()
+    from mnist_doctor import engine
+
+    device = engine.configure_device(options.device)
+    rows: list[dict] = []
+    try:
+        for config in configs:
+            rows.append(run_one(config, invocation_dir, source, options, device, reporter))
+            reporter.finish(rows[-1])
+    except RunInterrupted as interrupted:
+        rows.append(interrupted.row)
+        raise
+    finally:
+        write_summary(invocation_dir, rows)
+    return rows
+
+
+def run_one(config: ExperimentConfig, invocation_dir: Path, source: DataSource,
+            options: RunOptions, device: str, reporter) -> dict:
+    folder = RunFolder(invocation_dir, config, telemetry=options.doctor)
+    info = {"name": config.name, "status": "running", "seed": config.seed,
+            "config_hash": config.config_hash(), "config_path": config.path,
+            "device": device, "versions": package_versions(), "started_at": now_iso()}
+    started = time.perf_counter()
+    interrupted = False
+    try:
+        info["backend"] = _backend()
+        outcome = _train(config, source, folder, options, reporter, info)
+        info.update(_outcome_fields(outcome))
+    except KeyboardInterrupt:
+        info.update(status="interrupted", error="interrupted by the user (Ctrl-C)")
+        interrupted = True
+    except Exception as err:  # noqa: BLE001 - a failed run is data; the sweep goes on
+        info.update(status="failed", error=f"{type(err).__name__}: {str(err).splitlines()[0][:300]}",
+                    traceback=traceback.format_exc(limit=8))
+    finally:
+        info["wall_seconds"] = round(time.perf_counter() - started, 3)
+        folder.close()
+        folder.write_run_info(info)
+    row = _summary_row(info, folder.path, invocation_dir, _diagnose(folder.path))
+    if interrupted:
+        raise RunInterrupted(row)
+    return row
+
+
+def _backend() -> str:
+    from mnist_doctor.engine import backend_name
+
+    return backend_name()
+
+
+def _train(config, source, folder, options, reporter, info):
+    import keras
+
+    from mnist_doctor.engine import stepper_class
+    from mnist_doctor.model import build_model, make_loss, make_optimizer
+    from mnist_doctor.train import Trainer, total_steps
+
+    data = prepare(source.load(config.data), config.data)
+    info["train_size"] = len(data.x_train)
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(config)
+    stepper = stepper_class()(model, make_optimizer(config), make_loss(config),
+                              config.loss_reduction, data.x_train, data.y_train, jit=options.jit)
+    progress = reporter.start(config.name, total_steps(config, len(data.x_train)))
+    trainer = Trainer(config, data, folder, stepper, doctor=options.doctor, progress=progress)
+    try:
+        return trainer.run()
+    finally:
+        info["execution"] = {"path": "xla-chunks" if options.jit else "graph-chunks",
+                             "steps_per_call": _steps_per_call()}
+        info.update(_outcome_fields(trainer.outcome))
+
+
+def _steps_per_call() -> int:
+    from mnist_doctor.train import STEPS_PER_CALL
+
+    return STEPS_PER_CALL
+
+
+def _outcome_fields(outcome) -> dict:
+    return {"status": outcome.status, "steps_completed": outcome.steps_completed,
+            "epochs_completed": round(outcome.epochs_completed, 4),
+            "first_nan_step": outcome.first_nan_step,
+            "first_nan_epoch": outcome.first_nan_epoch,
+            "first_nonfinite_layer": outcome.first_nonfinite_layer,
+            "final": outcome.final, "telemetry_seconds": round(outcome.telemetry_seconds, 3)}
+
+
+def _diagnose(run_dir: Path) -> str:
+    """Diagnose from the files just written; return the top finding's code."""
+    try:
+        from mnist_doctor.diagnose import diagnose_run_dir, write_diagnosis
+
+        findings = diagnose_run_dir(run_dir)
+        write_diagnosis(run_dir, findings)
+    except Exception as err:  # noqa: BLE001 - a doctor bug must not lose a finished run
+        (run_dir / "diagnosis_error.txt").write_text(f"{type(err).__name__}: {err}\n")
+        return "doctor-error"
+    return findings[0].code if findings else ""
+
+
+def _summary_row(info: dict, run_dir: Path, invocation_dir: Path, diagnosis: str) -> dict:
+    final = info.get("final") or {}
+    return {"name": info["name"], "status": info["status"],
+            "train_accuracy": final.get("train_accuracy"),
+            "test_accuracy": final.get("test_accuracy"),
+            "train_loss": final.get("train_loss"), "test_loss": final.get("test_loss"),
+            "best_test_accuracy": final.get("best_test_accuracy"),
+            "first_nan_step": info.get("first_nan_step"),
+            "first_nan_epoch": info.get("first_nan_epoch"),
+            "wall_seconds": info.get("wall_seconds"), "diagnosis": diagnosis,
+            "run_dir": str(run_dir.relative_to(invocation_dir))}
