@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from mnist_doctor.engine import ChunkResult, EvalResult, ProbeResult
+from mnist_doctor.engine import ChunkResult, EvalResult, ProbeResult, variable_keys
 
 EVAL_BATCH = 1000
 
@@ -28,10 +28,18 @@ class Stepper:
         self.x_train = tf.constant(x_train)
         self.y_train = tf.constant(y_train)
         self.jit = jit
+        self.path = "xla-chunks" if jit else "graph-chunks"
         self._keys = variable_keys(model)
         self._chunk = tf.function(self._chunk_fn, jit_compile=jit)
         self._evaluate = tf.function(self._evaluate_fn, jit_compile=jit)
         self._probe = tf.function(self._probe_fn)
+
+    def warm_up(self, batch_sizes) -> None:
+        """Compile the training loop for each batch shape without changing any state."""
+        from mnist_doctor.train import STEPS_PER_CALL
+
+        for size in batch_sizes:
+            self.run(np.zeros((STEPS_PER_CALL, size), np.int32), 0)
 
     # -- training ------------------------------------------------------------------------
     def _one_step(self, x, y):
@@ -45,15 +53,18 @@ class Stepper:
         return tf.reduce_mean(per_example), correct
 
     def _chunk_fn(self, indices, count):
-        loss_sum, correct_sum = tf.constant(0.0), tf.constant(0.0)
-        first_bad = tf.constant(-1)
-        for i in tf.range(count):
+        # An explicit while_loop, not `for i in tf.range(count)`: XLA needs the range's shape
+        # at compile time, so that form recompiled (~1.5 s) for every new count.
+        def body(i, loss_sum, correct_sum, first_bad):
             batch = indices[i]
             loss, correct = self._one_step(tf.gather(self.x_train, batch),
                                            tf.gather(self.y_train, batch))
             first_bad = tf.where((first_bad < 0) & ~tf.math.is_finite(loss), i, first_bad)
-            loss_sum += loss
-            correct_sum += correct
+            return i + 1, loss_sum + loss, correct_sum + correct, first_bad
+
+        start = (tf.constant(0), tf.constant(0.0), tf.constant(0.0), tf.constant(-1))
+        _, loss_sum, correct_sum, first_bad = tf.while_loop(
+            lambda i, *_: i < count, body, start, maximum_iterations=tf.shape(indices)[0])
         return loss_sum, correct_sum, first_bad
 
     def run(self, indices: np.ndarray, count: int) -> ChunkResult:
@@ -115,13 +126,6 @@ class Stepper:
 
     def _state_variables(self):
         return list(self.model.variables) + list(self.optimizer.variables)
-
-
-def variable_keys(model) -> list[str]:
-    """'<layer name>/<variable name>' for each trainable variable, in model order."""
-    owner = {id(v): f"{layer.name}/{v.name}" for layer in model.layers
-             for v in layer.trainable_variables}
-    return [owner[id(v)] for v in model.trainable_variables]
 
 
 def configure_device(device: str) -> str:

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from mnist_doctor.expect import Expect
+
 ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax", "elu", "leaky_relu", "gelu")
 LOSSES = ("naive_log", "crossentropy", "logits_crossentropy", "mse")
 OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
@@ -142,6 +144,7 @@ class ExperimentConfig:
     loss_reduction: str = "mean"
     optimizer: OptimizerConfig = OptimizerConfig()
     train: TrainConfig = TrainConfig(epochs=1)
+    expect: Expect | None = None
     path: str = field(default="", compare=False)
 
     def to_yaml_dict(self) -> dict:
@@ -156,15 +159,23 @@ class ExperimentConfig:
             "loss": self.loss,
             "loss_epsilon": self.loss_epsilon,
             "loss_reduction": self.loss_reduction,
-            "optimizer": asdict(self.optimizer),
+            "optimizer": self._optimizer_yaml(),
             "train": {k: v for k, v in asdict(self.train).items() if v is not None},
+            **({"expect": self.expect.to_yaml()} if self.expect is not None else {}),
         }
+
+    def _optimizer_yaml(self) -> dict:
+        resolved = asdict(self.optimizer)
+        if self.optimizer.name != "sgd":  # momentum and nesterov are SGD's options only
+            del resolved["momentum"], resolved["nesterov"]
+        return resolved
 
     def config_hash(self) -> str:
         """A stable digest of everything that affects training (not name or description)."""
         resolved = self.to_yaml_dict()
         for key in ("name", "description", "source"):
             resolved.pop(key)
+        resolved.pop("expect", None)  # what a run must show does not change how it trains
         return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:16]
 
 

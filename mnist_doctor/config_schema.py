@@ -24,9 +24,10 @@ from mnist_doctor.config import (
     OptimizerConfig,
     TrainConfig,
 )
+from mnist_doctor.expect import parse_expect
 
 TOP_KEYS = {"name", "description", "source", "seed", "data", "model", "loss", "loss_epsilon",
-            "loss_reduction", "optimizer", "train"}
+            "loss_reduction", "optimizer", "train", "expect"}
 DATA_KEYS = {"normalize", "flatten", "train_on", "train_subset", "path"}
 OPTIMIZER_KEYS = {"name", "learning_rate", "momentum", "nesterov"}
 TRAIN_KEYS = {"batch_size", "steps", "epochs", "eval_every"}
@@ -127,6 +128,7 @@ class Parser:
             loss_reduction=self.choice(top, "loss_reduction", "", "mean", ("mean", "sum")),
             optimizer=optimizer,
             train=train,
+            expect=parse_expect(top.get("expect"), self.problem),
             path=path,
         )
 
@@ -148,7 +150,7 @@ class Parser:
         name = self.choice(section, "name", "optimizer", "sgd", OPTIMIZERS)
         momentum = self.number(section, "momentum", "optimizer", 0.0, minimum=0.0)
         nesterov = self.flag(section, "nesterov", "optimizer", False)
-        if name != "sgd" and ("momentum" in section or "nesterov" in section):
+        if name != "sgd" and (momentum or nesterov):  # the zero defaults are harmless
             self.problem("optimizer.momentum", f"momentum/nesterov apply to sgd only, not {name}")
         return OptimizerConfig(
             name=name,

@@ -39,10 +39,41 @@ class ProbeResult:
     grads: dict[str, np.ndarray]
 
 
+BACKENDS = ("tensorflow", "jax")
+
+
+def select_backend(name: str) -> None:
+    """Make `name` the Keras backend for this process; call before Keras is imported.
+
+    Raises ValueError when the backend's package is missing or Keras already runs another one.
+    """
+    import importlib.util
+    import os
+    import sys
+
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; use one of {', '.join(BACKENDS)}")
+    if importlib.util.find_spec(name) is None:
+        extra = "" if name == "tensorflow" else f"[{name}]"
+        raise ValueError(f"--backend {name}: {name} is not installed "
+                         f"(pip install mnist-doctor{extra})")
+    if "keras" in sys.modules and backend_name() != name:
+        raise ValueError(f"--backend {name}: Keras is already loaded with the "
+                         f"{backend_name()} backend in this process; start a new process")
+    os.environ["KERAS_BACKEND"] = name
+
+
 def backend_name() -> str:
     import keras
 
     return keras.backend.backend()
+
+
+def variable_keys(model) -> list[str]:
+    """'<layer name>/<variable name>' for each trainable variable, in model order."""
+    owner = {id(v): f"{layer.name}/{v.name}" for layer in model.layers
+             for v in layer.trainable_variables}
+    return [owner[id(v)] for v in model.trainable_variables]
 
 
 def stepper_class():
@@ -55,6 +86,40 @@ def stepper_class():
     else:
         raise RuntimeError(f"Keras backend {name!r} is not supported; use tensorflow or jax")
     return Stepper
+
+
+def build_stepper(make_stepper, batch_sizes, jit: bool = True):
+    """A warmed-up Stepper and how it runs, falling back from XLA when compilation fails.
+
+    `make_stepper(jit)` builds a fresh model, optimiser and Stepper (a failed attempt may have
+    built optimiser slots). Warming up compiles the loop for every batch shape of the run with
+    zero updates, so a compiler error shows here, before anything is recorded, and the run
+    retries on the uncompiled path instead of failing. Returns (stepper, execution dict).
+    """
+    stepper = make_stepper(jit)
+    try:
+        stepper.warm_up(batch_sizes)
+        return stepper, {"path": stepper.path, "fallback_reason": None}
+    except Exception as err:  # noqa: BLE001 - any compiler failure gets the same retry
+        if not jit:
+            raise
+        reason = f"{type(err).__name__}: {(str(err).splitlines() or [''])[0][:200]}"
+    del stepper
+    stepper = make_stepper(False)
+    stepper.warm_up(batch_sizes)
+    return stepper, {"path": stepper.path, "fallback_reason": reason}
+
+
+def set_random_seed(seed: int) -> None:
+    """keras.utils.set_random_seed, without its TensorFlow import on the JAX backend."""
+    if backend_name() == "tensorflow":
+        import keras
+
+        keras.utils.set_random_seed(seed)
+    else:
+        from mnist_doctor.backend_jax import set_random_seed as set_jax_seed
+
+        set_jax_seed(seed)
 
 
 def configure_device(device: str) -> str:

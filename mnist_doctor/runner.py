@@ -7,6 +7,7 @@ the partial run as interrupted, writes the summary and re-raises so the CLI can 
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from mnist_doctor.config import ExperimentConfig
 from mnist_doctor.data import DataSource, prepare
+from mnist_doctor.expect import check_run
 from mnist_doctor.runs import RunFolder, now_iso, package_versions, write_summary
 
 
@@ -82,9 +84,14 @@ def run_one(config: ExperimentConfig, invocation_dir: Path, source: DataSource,
                     traceback=traceback.format_exc(limit=8))
     finally:
         info["wall_seconds"] = round(time.perf_counter() - started, 3)
+        info.update(_memory_mb())
         folder.close()
         folder.write_run_info(info)
-    row = _summary_row(info, folder.path, invocation_dir, _diagnose(folder.path))
+    diagnosis = _diagnose(folder.path)
+    if config.expect is not None:  # after the doctor: expectations may name its codes
+        info["checks"] = check_run(config.expect, info, folder.path)
+        folder.write_run_info(info)
+    row = _summary_row(info, folder.path, invocation_dir, diagnosis)
     if interrupted:
         raise RunInterrupted(row)
     return row
@@ -97,26 +104,42 @@ def _backend() -> str:
 
 
 def _train(config, source, folder, options, reporter, info):
-    import keras
-
-    from mnist_doctor.engine import stepper_class
+    from mnist_doctor.engine import build_stepper, set_random_seed, stepper_class
     from mnist_doctor.model import build_model, make_loss, make_optimizer
-    from mnist_doctor.train import Trainer, total_steps
+    from mnist_doctor.train import Trainer, batch_shapes, total_steps
 
     data = prepare(source.load(config.data), config.data)
     info["train_size"] = len(data.x_train)
-    keras.utils.set_random_seed(config.seed)
-    model = build_model(config)
-    stepper = stepper_class()(model, make_optimizer(config), make_loss(config),
-                              config.loss_reduction, data.x_train, data.y_train, jit=options.jit)
+
+    def make_stepper(jit: bool):
+        set_random_seed(config.seed)  # a fallback rebuild starts from the same weights
+        return stepper_class()(build_model(config), make_optimizer(config), make_loss(config),
+                               config.loss_reduction, data.x_train, data.y_train, jit=jit)
+
+    compiling = time.perf_counter()
+    stepper, execution = build_stepper(make_stepper, batch_shapes(config, len(data.x_train)),
+                                       jit=options.jit)
+    info["execution"] = {**execution, "steps_per_call": _steps_per_call(),
+                         "compile_seconds": round(time.perf_counter() - compiling, 3)}
     progress = reporter.start(config.name, total_steps(config, len(data.x_train)))
     trainer = Trainer(config, data, folder, stepper, doctor=options.doctor, progress=progress)
     try:
         return trainer.run()
     finally:
-        info["execution"] = {"path": "xla-chunks" if options.jit else "graph-chunks",
-                             "steps_per_call": _steps_per_call()}
         info.update(_outcome_fields(trainer.outcome))
+
+
+def _memory_mb() -> dict:
+    """The process's peak resident memory so far and its resident memory now (Linux), in MB."""
+    import resource
+
+    memory = {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        memory["rss_mb"] = round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return memory
 
 
 def _steps_per_call() -> int:
@@ -157,4 +180,5 @@ def _summary_row(info: dict, run_dir: Path, invocation_dir: Path, diagnosis: str
             "first_nan_step": info.get("first_nan_step"),
             "first_nan_epoch": info.get("first_nan_epoch"),
             "wall_seconds": info.get("wall_seconds"), "diagnosis": diagnosis,
-            "run_dir": str(run_dir.relative_to(invocation_dir))}
+            "run_dir": str(run_dir.relative_to(invocation_dir)),
+            "backend": info.get("backend"), "device": info.get("device")}

@@ -46,6 +46,15 @@ def total_steps(config: ExperimentConfig, train_size: int) -> int:
     return config.train.steps or config.train.epochs * per_epoch
 
 
+def batch_shapes(config: ExperimentConfig, train_size: int) -> set[int]:
+    """The batch sizes a run trains on: the configured one, and the epoch's partial last batch
+    when the run reaches the end of an epoch."""
+    size = min(config.train.batch_size, train_size)
+    partial = train_size % size
+    reaches_epoch_end = total_steps(config, train_size) >= math.ceil(train_size / size)
+    return {size, partial} if partial and reaches_epoch_end else {size}
+
+
 def eval_steps(config: ExperimentConfig, train_size: int) -> set[int]:
     total = total_steps(config, train_size)
     every = config.train.eval_every

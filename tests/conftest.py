@@ -1,0 +1,46 @@
+"""Shared test setup: every test that trains reads the workplace's MNIST copy, offline.
+
+The data path comes from MNIST_DOCTOR_DATA when the caller set it (CI does), else the shared
+copy next to the repository, so tests never try a Keras download.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_MNIST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist.npz"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mnist_data_path() -> Path:
+    """The mnist.npz tests train on; sets MNIST_DOCTOR_DATA for the whole session if unset."""
+    os.environ.setdefault("MNIST_DOCTOR_DATA", str(SHARED_MNIST.resolve()))
+    return Path(os.environ["MNIST_DOCTOR_DATA"])
+
+
+TINY_CONFIG = {
+    "seed": 0,
+    "data": {"train_subset": 600},
+    "model": {"layers": [{"type": "dense", "units": 16, "activation": "relu"},
+                         {"type": "dense", "units": 10, "activation": "softmax"}]},
+    "loss": "crossentropy",
+    "optimizer": {"name": "adam", "learning_rate": 0.01},
+    "train": {"batch_size": 50, "steps": 24, "eval_every": 12},
+}
+
+
+@pytest.fixture
+def write_config(tmp_path):
+    """write_config(name, **overrides) -> path of a YAML config: TINY_CONFIG with overrides
+    (top-level keys replaced whole), for tests that need a real but seconds-long run."""
+    import yaml
+
+    def write(name: str = "tiny", **overrides) -> Path:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({**TINY_CONFIG, **overrides}), encoding="utf-8")
+        return path
+
+    return write

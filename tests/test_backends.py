@@ -1,0 +1,165 @@
+"""Backends: --backend choice and its errors, the XLA fallback, and JAX parity with TensorFlow.
+
+TensorFlow is what every other test trains on. The JAX tests run the CLI in subprocesses (a
+process has one Keras backend) and skip when JAX is not installed.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mnist_doctor import engine
+from mnist_doctor.cli import main
+from mnist_doctor.config import load_config, parse_config
+from mnist_doctor.data import DataSource
+from mnist_doctor.runner import run_experiments
+from mnist_doctor.train import batch_shapes
+
+REPO = Path(__file__).resolve().parents[1]
+HAS_JAX = importlib.util.find_spec("jax") is not None
+
+
+class FakeStepper:
+    """Compiles (warm_up) only when told it can."""
+
+    def __init__(self, jit, compiles):
+        self.jit, self.compiles = jit, compiles
+        self.path = "xla-chunks" if jit else "graph-chunks"
+
+    def warm_up(self, batch_sizes):
+        if self.jit and not self.compiles:
+            raise RuntimeError("XLA compilation failed: unsupported op\nlong details")
+
+
+def test_build_stepper_uses_xla_when_it_compiles():
+    stepper, execution = engine.build_stepper(lambda jit: FakeStepper(jit, True), {32})
+    assert stepper.jit and execution == {"path": "xla-chunks", "fallback_reason": None}
+
+
+def test_build_stepper_falls_back_to_a_fresh_uncompiled_stepper():
+    built = []
+
+    def make(jit):
+        built.append(FakeStepper(jit, compiles=False))
+        return built[-1]
+
+    stepper, execution = engine.build_stepper(make, {32})
+    assert [s.jit for s in built] == [True, False] and stepper is built[-1]
+    assert execution == {"path": "graph-chunks", "fallback_reason":
+                         "RuntimeError: XLA compilation failed: unsupported op"}
+
+
+def test_build_stepper_without_jit_raises_its_own_error():
+    def make(jit):
+        raise ValueError("bad model")
+
+    with pytest.raises(ValueError, match="bad model"):
+        engine.build_stepper(make, {32}, jit=False)
+
+
+def test_batch_shapes_include_the_partial_batch_only_when_an_epoch_ends():
+    def config(**train):
+        return parse_config({"model": {"layers": [{"type": "dense", "units": 10}]},
+                             "train": train}, "s.yaml")
+
+    assert batch_shapes(config(batch_size=64, epochs=1), 1000) == {64, 40}
+    assert batch_shapes(config(batch_size=64, steps=5), 1000) == {64}
+    assert batch_shapes(config(batch_size=100, epochs=2), 1000) == {100}
+    assert batch_shapes(config(batch_size=5000, steps=3), 1000) == {1000}
+
+
+def test_a_run_whose_xla_compile_fails_completes_on_the_graph_path(write_config, tmp_path,
+                                                                   monkeypatch):
+    from mnist_doctor import backend_tensorflow
+
+    real_warm_up = backend_tensorflow.Stepper.warm_up
+
+    def warm_up(self, batch_sizes):
+        if self.jit:
+            raise RuntimeError("simulated XLA compilation failure")
+        real_warm_up(self, batch_sizes)
+
+    monkeypatch.setattr(backend_tensorflow.Stepper, "warm_up", warm_up)
+    rows = run_experiments([load_config(write_config("tiny"))], tmp_path / "out",
+                           DataSource(None))
+    info = json.loads((tmp_path / "out" / "tiny" / "run.json").read_text())
+    assert rows[0]["status"] == info["status"] == "completed"
+    assert info["execution"]["path"] == "graph-chunks"
+    assert info["execution"]["fallback_reason"] == "RuntimeError: simulated XLA compilation failure"
+    assert info["backend"] == "tensorflow" and info["peak_rss_mb"] > 0
+
+
+def test_run_records_backend_memory_and_the_compiled_path(write_config, tmp_path):
+    run_experiments([load_config(write_config("tiny"))], tmp_path / "out", DataSource(None))
+    info = json.loads((tmp_path / "out" / "tiny" / "run.json").read_text())
+    assert info["backend"] == "tensorflow" and info["device"] == "CPU"
+    assert info["execution"]["path"] == "xla-chunks"
+    assert info["execution"]["fallback_reason"] is None
+    assert info["peak_rss_mb"] >= info["rss_mb"] > 0
+    with open(tmp_path / "out" / "summary.csv", newline="") as stream:
+        (row,) = csv.DictReader(stream)
+    assert row["backend"] == "tensorflow" and row["device"] == "CPU"
+
+
+def test_missing_jax_is_a_usage_error_that_says_what_to_install(write_config, tmp_path,
+                                                                monkeypatch):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "jax" else real_find_spec(name, *a))
+    result = CliRunner().invoke(main, ["run", str(write_config("tiny")), "--backend", "jax",
+                                       "--out", str(tmp_path / "out"), "--quiet"])
+    assert result.exit_code == 2
+    assert "--backend jax: jax is not installed (pip install mnist-doctor[jax])" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_select_backend_refuses_to_switch_a_loaded_keras(monkeypatch):
+    import keras  # noqa: F401 - the test process runs Keras on TensorFlow
+
+    if not HAS_JAX:
+        pytest.skip("jax is not installed")
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    with pytest.raises(ValueError, match="already loaded with the tensorflow backend"):
+        engine.select_backend("jax")
+
+
+def run_cli(config: Path, out: Path, backend: str) -> dict:
+    """`mnist-doctor run` in a fresh process; returns run.json. Fails if TensorFlow was
+    imported on the JAX path (GPU machines have JAX and no TensorFlow)."""
+    code = ("import sys\nfrom mnist_doctor.cli import main\ntry:\n    main(sys.argv[1:])\n"
+            "except SystemExit as done:\n    assert done.code in (0, None), done.code\n"
+            "if sys.argv[-1] == 'jax':\n"
+            "    assert 'tensorflow' not in sys.modules, 'TensorFlow imported under jax'\n")
+    done = subprocess.run([sys.executable, "-c", code, "run", str(config), "--out", str(out),
+                           "--quiet", "--backend", backend], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((out / config.stem / "run.json").read_text())
+
+
+@pytest.mark.skipif(not HAS_JAX, reason="jax is not installed (pip install mnist-doctor[jax])")
+def test_jax_backend_trains_like_tensorflow(write_config, tmp_path):
+    config = write_config("tiny", data={"train_subset": 2000}, train={
+        "batch_size": 50, "epochs": 2})
+    results = {b: run_cli(config, tmp_path / b, b) for b in ("jax", "tensorflow")}
+    jax_run, tf_run = results["jax"], results["tensorflow"]
+    assert jax_run["backend"] == "jax" and jax_run["status"] == "completed"
+    assert jax_run["execution"]["path"] == "xla-chunks"
+    assert jax_run["steps_completed"] == tf_run["steps_completed"] == 80
+    # Different random streams for the initial weights: same learning, not the same bits.
+    assert jax_run["final"]["test_accuracy"] > 0.8
+    assert abs(jax_run["final"]["test_accuracy"] - tf_run["final"]["test_accuracy"]) < 0.04
+
+    def telemetry_keys(backend):
+        with open(tmp_path / backend / "tiny" / "telemetry.csv", newline="") as stream:
+            return {(row["step"], row["layer"], row["metric"]) for row in csv.DictReader(stream)}
+
+    assert telemetry_keys("jax") == telemetry_keys("tensorflow")

@@ -1,0 +1,121 @@
+"""--jobs N and --executor ray: the same sweep gives the same summary as a serial run, and a
+worker that dies becomes a failed run instead of a hang."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from mnist_doctor.batch import Execution, make_task, run_batch
+from mnist_doctor.config import safe_name
+from mnist_doctor.data import DataSource
+from mnist_doctor.executors import ProcessExecutor
+from mnist_doctor.runner import NullReporter, RunOptions
+from mnist_doctor.sweep import expand
+
+SWEEP = {
+    "name": "par",
+    "seed": 0,
+    "data": {"train_subset": 500},
+    "model": {"layers": [{"type": "dense", "units": 16, "activation": "relu"},
+                         {"type": "dense", "units": 10, "activation": "softmax"}]},
+    "optimizer": {"name": "sgd", "learning_rate": 0.1},
+    "train": {"batch_size": 50, "steps": 20, "eval_every": 10},
+    "matrix": {"model.layers[0].activation": ["sigmoid", "relu"]},
+    "repeats": 2,
+}
+# Graph mode: every fresh worker process would otherwise spend seconds compiling XLA.
+OPTIONS = RunOptions(doctor=False, jit=False)
+METRICS = ("train_accuracy", "test_accuracy", "train_loss", "test_loss", "best_test_accuracy")
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return list(expand(SWEEP, "par.yaml").runs)
+
+
+@pytest.fixture(scope="module")
+def serial(runs, tmp_path_factory):
+    return run_batch(runs, tmp_path_factory.mktemp("serial"), DataSource(), OPTIONS)
+
+
+def assert_same_summary(expected, actual) -> None:
+    """Same runs, statuses and folders; same numbers for the same seeds (CPU, fp tolerance)."""
+    assert [r["name"] for r in actual.rows] == [r["name"] for r in expected.rows]
+    assert [r["status"] for r in actual.rows] == ["completed"] * len(expected.rows)
+    assert [r["run_dir"] for r in actual.rows] == [r["run_dir"] for r in expected.rows]
+    for want, got in zip(expected.rows, actual.rows, strict=True):
+        for metric in METRICS:
+            assert got[metric] == pytest.approx(want[metric], rel=1e-4, abs=1e-4), metric
+    assert [(p["point"], p["runs"], p["completed"]) for p in actual.points] == \
+        [(p["point"], p["runs"], p["completed"]) for p in expected.points]
+    assert actual.params == expected.params == ["activation"] and actual.is_sweep
+
+
+def test_serial_sweep_writes_both_summaries(serial):
+    folder = Path(serial.rows[0]["run_dir"])
+    assert len(serial.rows) == 4 and [p["runs"] for p in serial.points] == [2, 2]
+    assert folder.name == "par[activation=sigmoid]-seed0"
+
+
+def test_jobs_2_gives_the_serial_summary(runs, serial, tmp_path):
+    result = run_batch(runs, tmp_path, DataSource(), OPTIONS, Execution("local", jobs=2))
+    assert_same_summary(serial, result)
+    assert (tmp_path / "summary.csv").is_file() and (tmp_path / "summary_points.csv").is_file()
+
+
+def die_in_worker(task, connection) -> None:
+    """Stand-in worker body: make the run folder, then die as the OOM killer would leave it."""
+    (Path(task.invocation_dir) / safe_name(task.config.name)).mkdir()
+    os._exit(3)
+
+
+class DyingWorkers(ProcessExecutor):
+    target = staticmethod(die_in_worker)
+
+
+def tasks_for(runs, invocation_dir: Path, execution: Execution):
+    return [make_task(i, run.config, invocation_dir, DataSource(), OPTIONS, execution)
+            for i, run in enumerate(runs)]
+
+
+def test_a_dead_worker_process_becomes_a_failed_run(runs, tmp_path):
+    rows = []
+    tasks = tasks_for(runs[:2], tmp_path, Execution("local", 2))
+    DyingWorkers(2, NullReporter()).run(tasks, lambda task, row: rows.append(row))
+    assert [row["status"] for row in rows] == ["failed", "failed"]
+    for run in runs[:2]:
+        run_json = (tmp_path / safe_name(run.config.name) / "run.json").read_text()
+        assert '"status": "failed"' in run_json and "exit code 3" in run_json
+
+
+# -- Ray -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_gives_the_serial_summary(runs, serial, local_ray, tmp_path):
+    result = run_batch(runs, tmp_path, DataSource(), OPTIONS, Execution("ray"))
+    assert_same_summary(serial, result)
+    assert local_ray.is_initialized()  # a connection the caller made is left open
+
+
+def test_a_crashed_ray_task_becomes_a_failed_run_not_a_hang(runs, local_ray, tmp_path):
+    from mnist_doctor.ray_executor import RayExecutor
+
+    def die(task):  # a local function: Ray ships it by value
+        os._exit(1)
+
+    class DyingTasks(RayExecutor):
+        task_function = staticmethod(die)
+
+    rows = []
+    tasks = tasks_for(runs[:1], tmp_path, Execution("ray"))
+    DyingTasks(None, None, NullReporter()).run(tasks, lambda task, row: rows.append(row))
+    assert [row["status"] for row in rows] == ["failed"]
