@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -71,13 +72,36 @@ def run_plain(config: Path, key: str, length: int, backend: str) -> dict:
             "test_accuracy": result["test_accuracy"]}
 
 
-def run_doctor(config: Path, backend: str, doctor: bool, device: str, out: Path) -> dict:
+@dataclass(frozen=True)
+class Way:
+    """One way to train an experiment: the plain script (backend None) or mnist-doctor."""
+
+    label: str
+    backend: str | None = None
+    doctor: bool = True
+    cold: bool = False  # an empty compilation cache, as on the first run of a model's shapes
+
+
+def ways_to_run(backends: list[str], telemetry_off: bool, cold: bool) -> list[Way]:
+    chosen = [Way("plain")]
+    for backend in backends:
+        chosen.append(Way(backend, backend))
+        if cold:
+            chosen.append(Way(f"{backend}-cold", backend, cold=True))
+        if telemetry_off:
+            chosen.append(Way(f"{backend}-off", backend, doctor=False))
+    return chosen
+
+
+def run_doctor(config: Path, way: Way, device: str, out: Path, cache: Path) -> dict:
     command = [sys.executable, "-m", "mnist_doctor", "run", str(config), "--out", str(out),
-               "--quiet", "--backend", backend, "--device", device]
-    if not doctor:
+               "--quiet", "--backend", way.backend, "--device", device]
+    if not way.doctor:
         command.append("--no-doctor")
+    env = {**os.environ, "MNIST_DOCTOR_CACHE": str(out / "empty-cache" if way.cold else cache)}
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT,
+                          env=env)
     process = time.perf_counter() - started
     runs = sorted(out.glob("*/run.json"))
     if not runs:
@@ -94,34 +118,28 @@ def run_doctor(config: Path, backend: str, doctor: bool, device: str, out: Path)
             "peak_rss_mb": info.get("peak_rss_mb")}
 
 
-def variants(backend: str, telemetry_off: bool) -> list[tuple[str, str | None, bool]]:
-    """(label, backend or None for the plain script, telemetry on)."""
-    chosen = [("plain", None, True)]
-    for name in (["tensorflow", "jax"] if backend == "both" else [backend]):
-        chosen.append((name, name, True))
-        if telemetry_off:
-            chosen.append((f"{name}-off", name, False))
-    return chosen
-
-
-def benchmark(names, repeats, scale, backend, device, telemetry_off, plain, log) -> dict:
-    ways = variants(backend, telemetry_off)
-    results = {name: {label: [] for label, _, _ in ways} for name in names}
+def benchmark(names, repeats, scale, ways, device, plain_backend, log) -> dict:
+    results = {name: {way.label: [] for way in ways} for name in names}
     with tempfile.TemporaryDirectory(prefix="mnist-doctor-bench-") as tmp:
         folder = Path(tmp)
+        cache = folder / "cache"
         configs = {name: scaled_config(name, scale, folder) for name in names}
+        for name in names:  # untimed: fill the shared compilation cache the warm ways use
+            for backend in dict.fromkeys(w.backend for w in ways if w.backend):
+                run_doctor(configs[name][0], Way("prime", backend), device,
+                           folder / f"{name}-{backend}-prime", cache)
         for repeat in range(repeats):
             order = ways[repeat % len(ways):] + ways[:repeat % len(ways)]
             for name in names:
                 config, key, length = configs[name]
-                for label, way_backend, doctor in order:
-                    if way_backend is None:
-                        result = run_plain(config, key, length, plain)
+                for way in order:
+                    if way.backend is None:
+                        result = run_plain(config, key, length, plain_backend)
                     else:
-                        out = folder / f"{name}-{label}-{repeat}"
-                        result = run_doctor(config, way_backend, doctor, device, out)
-                    results[name][label].append(result)
-                    log(f"[{repeat + 1}/{repeats}] {name:14s} {label:11s} "
+                        out = folder / f"{name}-{way.label}-{repeat}"
+                        result = run_doctor(config, way, device, out, cache)
+                    results[name][way.label].append(result)
+                    log(f"[{repeat + 1}/{repeats}] {name:14s} {way.label:16s} "
                         f"{result['seconds']:7.2f} s  acc {result['test_accuracy']:.4f}"
                         + (f"  compile {result['compile_seconds']:.2f} s  telemetry "
                            f"{result['telemetry_seconds']:.2f} s"
@@ -144,29 +162,42 @@ def summary_rows(results: dict, backends: list[str]) -> list[dict]:
                "plain_acc": median(runs["plain"], "test_accuracy")}
         for backend in backends:
             on = median(runs[backend], "seconds")
+            cold = median(runs.get(f"{backend}-cold", []), "seconds")
             off = median(runs.get(f"{backend}-off", []), "seconds")
             row[f"{backend}_s"] = on
             row[f"{backend}_speedup"] = plain / on
+            row[f"{backend}_cold_s"] = cold
+            row[f"{backend}_cold_speedup"] = plain / cold if cold else None
             row[f"{backend}_acc"] = median(runs[backend], "test_accuracy")
             row[f"{backend}_compile_s"] = median(runs[backend], "compile_seconds")
             row[f"{backend}_telemetry"] = (on - off) / off if off else None
+            row[f"{backend}_telemetry_share"] = statistics.median(
+                r["telemetry_seconds"] / r["seconds"] for r in runs[backend])
         rows.append(row)
     return rows
 
 
 def markdown(rows: list[dict], backends: list[str], plain_backend: str) -> str:
+    """One line per experiment: medians, speedups over the plain script, telemetry's price."""
     short = {"tensorflow": "TF", "jax": "JAX"}
     head = ["experiment", "length", f"plain Keras ({short[plain_backend]}) s"]
     for b in backends:
-        head += [f"doctor {short[b]} s", f"speedup {short[b]}", f"telemetry cost {short[b]}"]
+        head += [f"doctor {short[b]} s", "speedup", "cold-cache s", "speedup cold",
+                 "telemetry on vs off", "telemetry share"]
     head += ["acc plain"] + [f"acc {short[b]}" for b in backends]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def number(value, pattern):
+        return "-" if value is None else pattern.format(value)
+
     for row in rows:
         cells = [row["experiment"], row["length"], f"{row['plain_s']:.2f}"]
         for b in backends:
-            cost = row[f"{b}_telemetry"]
             cells += [f"{row[f'{b}_s']:.2f}", f"{row[f'{b}_speedup']:.2f}x",
-                      "-" if cost is None else f"{cost:+.0%}"]
+                      number(row[f"{b}_cold_s"], "{:.2f}"),
+                      number(row[f"{b}_cold_speedup"], "{:.2f}x"),
+                      number(row[f"{b}_telemetry"], "{:+.0%}"),
+                      number(row[f"{b}_telemetry_share"], "{:.0%}")]
         cells += [f"{row['plain_acc']:.4f}"] + [f"{row[f'{b}_acc']:.4f}" for b in backends]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -206,6 +237,8 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated experiments: " + ", ".join(EXPERIMENTS))
     parser.add_argument("--no-telemetry-off", action="store_true",
                         help="skip the --no-doctor runs that price the telemetry")
+    parser.add_argument("--no-cold", action="store_true",
+                        help="skip the runs with an empty compilation cache")
     parser.add_argument("--json", type=Path, help="also write every measurement here")
     args = parser.parse_args()
     if "MNIST_DOCTOR_DATA" not in os.environ:
@@ -219,8 +252,9 @@ def main() -> None:
     startup = startup_times()
     for label, entry in startup.items():
         log(f"mnist-doctor {label}: {entry['median_seconds']:.2f} s, imported {entry['imported']}")
-    results = benchmark(names, args.repeats, args.epochs_scale, args.backend, args.device,
-                        not args.no_telemetry_off, args.plain_backend, log)
+    ways = ways_to_run(backends, not args.no_telemetry_off, not args.no_cold)
+    results = benchmark(names, args.repeats, args.epochs_scale, ways, args.device,
+                        args.plain_backend, log)
     results.update(startup=startup, cpu_count=os.cpu_count(), repeats=args.repeats,
                    plain_backend=args.plain_backend, device=args.device)
     rows = summary_rows(results, backends)

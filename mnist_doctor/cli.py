@@ -97,9 +97,9 @@ def main() -> None:
 def run(configs, out, label, data_path, device, backend, no_doctor, quiet, check, junit_path,
         as_json, jobs, executor, address, resume_dir, all_columns) -> None:
     """Train each CONFIG, write run folders and print the comparison table."""
+    from mnist_doctor.backends import select_backend
     from mnist_doctor.batch import run_batch
     from mnist_doctor.data import DataError, DataSource
-    from mnist_doctor.engine import select_backend
     from mnist_doctor.runner import RunOptions
 
     sweeps = load_sweeps(configs)
@@ -115,7 +115,6 @@ def run(configs, out, label, data_path, device, backend, no_doctor, quiet, check
         select_backend(backend)  # before anything imports Keras
     except ValueError as err:
         raise UsageProblem(str(err)) from err
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     invocation_dir = invocation_dir_for(out, label, resume_dir)
     reporter = None if quiet else ProgressReporter()
     options = RunOptions(doctor=not no_doctor, device=device)

@@ -155,7 +155,16 @@ def findings_renderable(name: str, findings: list[Finding]) -> RenderableType:
     return table
 
 
+def _rounded(value):
+    """Four significant digits are plenty on screen; diagnosis.json keeps full precision."""
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rounded(item) for item in value]
+    return float(f"{value:.4g}") if isinstance(value, float) else value
+
+
 def _evidence_line(evidence: dict, limit: int = 400) -> str:
-    text = json.dumps(json_safe(evidence), separators=(", ", ": "))
+    text = json.dumps(_rounded(json_safe(evidence)), separators=(", ", ": "))
     return "evidence: " + (text if len(text) <= limit else text[:limit - 3] + "...")
 

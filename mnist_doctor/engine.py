@@ -39,30 +39,6 @@ class ProbeResult:
     grads: dict[str, np.ndarray]
 
 
-BACKENDS = ("tensorflow", "jax")
-
-
-def select_backend(name: str) -> None:
-    """Make `name` the Keras backend for this process; call before Keras is imported.
-
-    Raises ValueError when the backend's package is missing or Keras already runs another one.
-    """
-    import importlib.util
-    import os
-    import sys
-
-    if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; use one of {', '.join(BACKENDS)}")
-    if importlib.util.find_spec(name) is None:
-        extra = "" if name == "tensorflow" else f"[{name}]"
-        raise ValueError(f"--backend {name}: {name} is not installed "
-                         f"(pip install mnist-doctor{extra})")
-    if "keras" in sys.modules and backend_name() != name:
-        raise ValueError(f"--backend {name}: Keras is already loaded with the "
-                         f"{backend_name()} backend in this process; start a new process")
-    os.environ["KERAS_BACKEND"] = name
-
-
 def backend_name() -> str:
     import keras
 
@@ -99,7 +75,8 @@ def build_stepper(make_stepper, batch_sizes, jit: bool = True):
     stepper = make_stepper(jit)
     try:
         stepper.warm_up(batch_sizes)
-        return stepper, {"path": stepper.path, "fallback_reason": None}
+        return stepper, {"path": stepper.path, "fallback_reason": None,
+                         **getattr(stepper, "notes", {})}
     except Exception as err:  # noqa: BLE001 - any compiler failure gets the same retry
         if not jit:
             raise
@@ -107,7 +84,31 @@ def build_stepper(make_stepper, batch_sizes, jit: bool = True):
     del stepper
     stepper = make_stepper(False)
     stepper.warm_up(batch_sizes)
-    return stepper, {"path": stepper.path, "fallback_reason": reason}
+    return stepper, {"path": stepper.path, "fallback_reason": reason,
+                     **getattr(stepper, "notes", {})}
+
+
+def compile_choice(config) -> tuple[bool, str | None]:
+    """Whether XLA is the faster path for this model on this backend and device, and why not
+    when it is not (recorded in run.json's execution)."""
+    if backend_name() == "tensorflow":
+        from mnist_doctor.backend_tensorflow import compile_choice as choose
+    else:
+        from mnist_doctor.backend_jax import compile_choice as choose
+    return choose(config)
+
+
+def release_memory() -> None:
+    """Free what a finished run left: its model, Stepper and compiled functions sit in reference
+    cycles that Python's collector may not reach for many runs, each holding the training data."""
+    import gc
+    import sys
+
+    if "keras" in sys.modules:
+        import keras
+
+        keras.backend.clear_session()
+    gc.collect()
 
 
 def set_random_seed(seed: int) -> None:

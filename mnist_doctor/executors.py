@@ -28,7 +28,8 @@ from mnist_doctor.run_records import record_lost
 from mnist_doctor.runner import RunOptions
 
 # Passed to every worker explicitly: a Ray worker does not inherit the driver's environment.
-PASSED_ENV = ("KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "JAX_PLATFORMS")
+PASSED_ENV = ("KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "JAX_PLATFORMS",
+              "MNIST_DOCTOR_CACHE")
 STOP_GRACE_SECONDS = 60  # an interrupted run writes its files; after this it is killed
 
 
@@ -102,6 +103,9 @@ def run_task(task: RunTask) -> dict:
     os.environ.update(dict(task.env))
     limit_threads(task.threads)
     from mnist_doctor import engine
+    from mnist_doctor.backends import select_backend
+
+    select_backend(os.environ.get("KERAS_BACKEND") or "tensorflow")  # + its compile cache
     from mnist_doctor.runner import NullReporter, RunInterrupted, run_one
 
     _tensorflow_threads(task.threads)

@@ -277,7 +277,7 @@ def _update_ratio_finding(run: RunData, code: str, layer: str, medians: dict, st
                                                                    UPDATE_RATIO_HIGH],
                   "learning_rate": run.config.optimizer.learning_rate, **extra},
         message=(f"Each step changes layer {layer}'s weights by a median {medians[layer]:.2g} "
-                 f"of their size (healthy: {UPDATE_RATIO_LOW:g} to {UPDATE_RATIO_HIGH:g}). "
+                 f"times their size (healthy: {UPDATE_RATIO_LOW:g} to {UPDATE_RATIO_HIGH:g}). "
                  + story),
         fix=lr_fix(run, 0.1) if too_high else lr_fix(run, 10) + " Or train for more steps.")
 

@@ -84,6 +84,7 @@ def run_one(config: ExperimentConfig, invocation_dir: Path, source: DataSource,
                     traceback=traceback.format_exc(limit=8))
     finally:
         info["wall_seconds"] = round(time.perf_counter() - started, 3)
+        _release_memory()
         info.update(_memory_mb())
         folder.close()
         folder.write_run_info(info)
@@ -104,7 +105,8 @@ def _backend() -> str:
 
 
 def _train(config, source, folder, options, reporter, info):
-    from mnist_doctor.engine import build_stepper, set_random_seed, stepper_class
+    from mnist_doctor.backends import compile_cache_in_use
+    from mnist_doctor.engine import build_stepper, compile_choice, set_random_seed, stepper_class
     from mnist_doctor.model import build_model, make_loss, make_optimizer
     from mnist_doctor.train import Trainer, batch_shapes, total_steps
 
@@ -117,16 +119,25 @@ def _train(config, source, folder, options, reporter, info):
                                config.loss_reduction, data.x_train, data.y_train, jit=jit)
 
     compiling = time.perf_counter()
+    jit, path_reason = compile_choice(config) if options.jit else (False, "XLA turned off")
     stepper, execution = build_stepper(make_stepper, batch_shapes(config, len(data.x_train)),
-                                       jit=options.jit)
-    info["execution"] = {**execution, "steps_per_call": _steps_per_call(),
-                         "compile_seconds": round(time.perf_counter() - compiling, 3)}
+                                       jit=jit)
+    info["execution"] = {**execution, "path_reason": path_reason,
+                         "steps_per_call": _steps_per_call(),
+                         "compile_seconds": round(time.perf_counter() - compiling, 3),
+                         "compile_cache": compile_cache_in_use()}
     progress = reporter.start(config.name, total_steps(config, len(data.x_train)))
     trainer = Trainer(config, data, folder, stepper, doctor=options.doctor, progress=progress)
     try:
         return trainer.run()
     finally:
         info.update(_outcome_fields(trainer.outcome))
+
+
+def _release_memory() -> None:
+    from mnist_doctor.engine import release_memory
+
+    release_memory()
 
 
 def _memory_mb() -> dict:
@@ -138,7 +149,9 @@ def _memory_mb() -> dict:
         pages = int(Path("/proc/self/statm").read_text().split()[1])
         memory["rss_mb"] = round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
     except (OSError, ValueError, IndexError):
-        pass
+        return memory
+    # ru_maxrss is sampled by the kernel and can trail the current figure by a page or two
+    memory["peak_rss_mb"] = max(memory["peak_rss_mb"], memory["rss_mb"])
     return memory
 
 

@@ -28,7 +28,7 @@ METRICS_COLUMNS = ("epoch", "step", "train_loss", "train_accuracy", "test_loss",
 TELEMETRY_COLUMNS = ("step", "layer", "metric", "value")
 SUMMARY_COLUMNS = ("name", "status", "train_accuracy", "test_accuracy", "train_loss", "test_loss",
                    "best_test_accuracy", "first_nan_step", "first_nan_epoch", "wall_seconds",
-                   "diagnosis", "run_dir", "backend", "device")
+                   "diagnosis", "run_dir", "backend", "device", "point", "seed")
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import itertools
+import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -97,7 +98,7 @@ def expand(raw: Any, path: str | Path = "<config>") -> Sweep:
     problems: list[tuple[str, str]] = []
     matrix = _matrix(raw.get("matrix"), problems) if "matrix" in raw else []
     repeats = _repeats(raw.get("repeats", 1), problems)
-    size = repeats * _product(len(values) for _, _, values in matrix)
+    size = repeats * math.prod(len(values) for _, _, values in matrix)
     if size > MAX_RUNS:
         problems.append(("matrix", f"expands to {size} runs; at most {MAX_RUNS} are allowed"))
     if problems:
@@ -105,13 +106,6 @@ def expand(raw: Any, path: str | Path = "<config>") -> Sweep:
     base = {key: value for key, value in raw.items() if key not in SWEEP_KEYS}
     runs = _runs(base, matrix, repeats, path)
     return Sweep(str(path), runs, tuple(len(values) for _, _, values in matrix), repeats)
-
-
-def _product(sizes) -> int:
-    total = 1
-    for size in sizes:
-        total *= size
-    return total
 
 
 def _matrix(section: Any, problems: list) -> list[tuple[str, list, list]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mnist_doctor import engine
+from mnist_doctor import backends, engine
 from mnist_doctor.cli import main
 from mnist_doctor.config import load_config, parse_config
 from mnist_doctor.data import DataSource
@@ -109,6 +110,16 @@ def test_run_records_backend_memory_and_the_compiled_path(write_config, tmp_path
     assert row["backend"] == "tensorflow" and row["device"] == "CPU"
 
 
+def test_a_conv_net_on_a_cpu_trains_without_xla(write_config, tmp_path):
+    config = write_config("conv", data={"train_subset": 200, "flatten": False}, model={
+        "layers": [{"type": "conv2d", "filters": 4, "kernel_size": 3, "activation": "relu"},
+                   {"type": "flatten"}, {"type": "dense", "units": 10}]},
+        loss="logits_crossentropy", train={"batch_size": 20, "steps": 4, "eval_every": 2})
+    run_experiments([load_config(config)], tmp_path / "out", DataSource(None))
+    execution = json.loads((tmp_path / "out" / "conv" / "run.json").read_text())["execution"]
+    assert execution["path"] == "graph-chunks" and "convolutions" in execution["path_reason"]
+
+
 def test_missing_jax_is_a_usage_error_that_says_what_to_install(write_config, tmp_path,
                                                                 monkeypatch):
     real_find_spec = importlib.util.find_spec
@@ -128,7 +139,17 @@ def test_select_backend_refuses_to_switch_a_loaded_keras(monkeypatch):
         pytest.skip("jax is not installed")
     monkeypatch.delenv("KERAS_BACKEND", raising=False)
     with pytest.raises(ValueError, match="already loaded with the tensorflow backend"):
-        engine.select_backend("jax")
+        backends.select_backend("jax")
+
+
+def test_compile_cache_folder_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("MNIST_DOCTOR_CACHE", raising=False)
+    assert backends.compile_cache_dir() == tmp_path / "mnist-doctor" / "xla"
+    monkeypatch.setenv("MNIST_DOCTOR_CACHE", str(tmp_path / "mine"))
+    assert backends.compile_cache_dir() == tmp_path / "mine"
+    monkeypatch.setenv("MNIST_DOCTOR_CACHE", "off")
+    assert backends.compile_cache_dir() is None
 
 
 def run_cli(config: Path, out: Path, backend: str) -> dict:
@@ -140,7 +161,8 @@ def run_cli(config: Path, out: Path, backend: str) -> dict:
             "    assert 'tensorflow' not in sys.modules, 'TensorFlow imported under jax'\n")
     done = subprocess.run([sys.executable, "-c", code, "run", str(config), "--out", str(out),
                            "--quiet", "--backend", backend], cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300,
+                          env={**os.environ, "MNIST_DOCTOR_CACHE": str(out / "xla-cache")})
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((out / config.stem / "run.json").read_text())
 
@@ -153,6 +175,8 @@ def test_jax_backend_trains_like_tensorflow(write_config, tmp_path):
     jax_run, tf_run = results["jax"], results["tensorflow"]
     assert jax_run["backend"] == "jax" and jax_run["status"] == "completed"
     assert jax_run["execution"]["path"] == "xla-chunks"
+    assert jax_run["execution"]["compile_cache"] == str(tmp_path / "jax" / "xla-cache" / "jax")
+    assert tf_run["execution"]["compile_cache"].endswith("tensorflow")
     assert jax_run["steps_completed"] == tf_run["steps_completed"] == 80
     # Different random streams for the initial weights: same learning, not the same bits.
     assert jax_run["final"]["test_accuracy"] > 0.8

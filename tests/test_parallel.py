@@ -119,3 +119,74 @@ def test_a_crashed_ray_task_becomes_a_failed_run_not_a_hang(runs, local_ray, tmp
     tasks = tasks_for(runs[:1], tmp_path, Execution("ray"))
     DyingTasks(None, None, NullReporter()).run(tasks, lambda task, row: rows.append(row))
     assert [row["status"] for row in rows] == ["failed"]
+
+
+# -- the issue's done-when, end to end through the CLI (slow: ~48 fresh processes) ----------
+GRID = {**SWEEP, "name": "deep-net", "train": {"batch_size": 50, "steps": 40, "eval_every": 20},
+        "model": {"layers": [{"type": "dense", "units": 32, "activation": "relu"},
+                             {"type": "dense", "units": 32, "activation": "relu"},
+                             {"type": "dense", "units": 10, "activation": "softmax"}]},
+        "matrix": {"model.layers[0].activation": ["sigmoid", "relu"],
+                   "optimizer.name": ["sgd", "adam"], "optimizer.learning_rate": [0.01, 0.1]},
+        "repeats": 2}
+
+
+def cli_run(*args: str, timeout: float = 900):
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "mnist_doctor", "run", *args, "--quiet"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def summary(folder: Path) -> list[dict]:
+    import csv
+
+    with (folder / "summary.csv").open(newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def interrupt_after(config: Path, out: Path, finished: int) -> None:
+    """Start a serial sweep and Ctrl-C it once `finished` runs have their run.json."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "mnist_doctor", "run", str(config),
+                                "--out", str(out), "--quiet"], stderr=subprocess.DEVNULL)
+    while len(list(out.glob("*/run.json"))) < finished:
+        assert process.poll() is None, "the sweep ended before it could be interrupted"
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=300) == 130
+
+
+@pytest.mark.slow
+def test_a_2x2x2_grid_with_repeats_resumes_and_fans_out_to_the_same_summary(tmp_path):
+    import yaml
+
+    config = tmp_path / "grid.yaml"
+    config.write_text(yaml.safe_dump(GRID, sort_keys=False))
+    serial = tmp_path / "serial"
+    interrupt_after(config, serial, finished=5)
+    before = {p.parent.name: p.stat().st_mtime_ns for p in serial.glob("*/run.json")
+              if '"completed"' in p.read_text()}
+    resumed = cli_run(str(config), "--resume", str(serial))
+    assert resumed.returncode == 0, resumed.stderr
+    assert {name: (serial / name / "run.json").stat().st_mtime_ns for name in before} == before
+    rows = summary(serial)
+    assert len(rows) == 16 and {row["status"] for row in rows} == {"completed"}
+    assert "mnist-doctor sweep" in resumed.stdout and "±" in resumed.stdout
+    for flags in (["--jobs", "2"], ["--executor", "ray"]):
+        out = tmp_path / flags[-1]
+        result = cli_run(str(config), "--out", str(out), *flags)
+        assert result.returncode == 0, result.stderr
+        others = summary(out)
+        assert [(r["name"], r["status"]) for r in others] == [(r["name"], r["status"])
+                                                              for r in rows]
+        for want, got in zip(rows, others, strict=True):
+            for metric in METRICS:
+                assert float(got[metric]) == pytest.approx(float(want[metric]), abs=2e-3)
+        points = (out / "summary_points.csv").read_text().splitlines()
+        assert len(points) == 9 and all(",2,2,0,0,0," in line for line in points[1:])
