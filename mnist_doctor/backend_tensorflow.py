@@ -16,6 +16,9 @@ import tensorflow as tf
 from mnist_doctor.engine import ChunkResult, EvalResult, ProbeResult, variable_keys
 
 EVAL_BATCH = 1000
+# Optimizer features that optimizer.apply handles and _apply does not (attribute names).
+PLAIN_UPDATE_BLOCKERS = {"use_ema", "gradient_accumulation_steps", "weight_decay", "clipnorm",
+                         "clipvalue", "global_clipnorm", "loss_scale_factor"}
 
 
 class Stepper:
@@ -30,7 +33,7 @@ class Stepper:
         self.jit = jit
         self.path = "xla-chunks" if jit else "graph-chunks"
         self._keys = variable_keys(model)
-        self._chunk = tf.function(self._chunk_fn, jit_compile=jit)
+        self._chunk = tf.function(self._chunk_fn, jit_compile=jit, autograph=False)
         self._evaluate = tf.function(self._evaluate_fn, jit_compile=jit)
         self._probe = tf.function(self._probe_fn)
 
@@ -48,17 +51,33 @@ class Stepper:
             per_example = self.loss_fn(y, y_pred)
             loss = tf.reduce_sum(per_example) if self.sum_reduction else tf.reduce_mean(per_example)
         grads = tape.gradient(loss, self.model.trainable_variables)
-        self.optimizer.apply(grads, self.model.trainable_variables)
+        self._apply(grads)
         correct = tf.reduce_sum(tf.cast(tf.argmax(y_pred, -1) == tf.argmax(y, -1), tf.float32))
         return tf.reduce_mean(per_example), correct
 
-    def _chunk_fn(self, indices, count):
+    def _apply(self, grads) -> None:
+        """optimizer.apply without its tf.distribute path, which kept every traced training
+        graph (~10 MB, plus every tensor it captured) alive after the run, so memory grew
+        through a sweep. With no distribution strategy, EMA, clipping, weight decay or gradient
+        accumulation (mnist-doctor configures none) apply() comes down to exactly this."""
+        optimizer, variables = self.optimizer, self.model.trainable_variables
+        if any(getattr(optimizer, name, None) for name in PLAIN_UPDATE_BLOCKERS):
+            optimizer.apply(grads, variables)
+            return
+        learning_rate = optimizer.learning_rate
+        for grad, variable in zip(grads, variables, strict=True):
+            if grad is not None:
+                optimizer.update_step(grad, variable, learning_rate)
+        optimizer.iterations.assign_add(1)
+
+    def _chunk_fn(self, x_train, y_train, indices, count):
         # An explicit while_loop, not `for i in tf.range(count)`: XLA needs the range's shape
-        # at compile time, so that form recompiled (~1.5 s) for every new count.
+        # at compile time, so that form recompiled (~1.5 s) for every new count. The data is an
+        # argument, not a captured tensor: TensorFlow keeps the traced loop's graphs (and what
+        # they capture) after the Stepper is gone, which leaked the data set once per run.
         def body(i, loss_sum, correct_sum, first_bad):
             batch = indices[i]
-            loss, correct = self._one_step(tf.gather(self.x_train, batch),
-                                           tf.gather(self.y_train, batch))
+            loss, correct = self._one_step(tf.gather(x_train, batch), tf.gather(y_train, batch))
             first_bad = tf.where((first_bad < 0) & ~tf.math.is_finite(loss), i, first_bad)
             return i + 1, loss_sum + loss, correct_sum + correct, first_bad
 
@@ -69,7 +88,8 @@ class Stepper:
 
     def run(self, indices: np.ndarray, count: int) -> ChunkResult:
         """Run `count` updates, batch i made of training rows indices[i]."""
-        loss_sum, correct, first_bad = self._chunk(tf.constant(indices), tf.constant(count))
+        loss_sum, correct, first_bad = self._chunk(self.x_train, self.y_train,
+                                                   tf.constant(indices), tf.constant(count))
         return ChunkResult(float(loss_sum), float(correct), int(first_bad))
 
     # -- evaluation ----------------------------------------------------------------------
@@ -108,20 +128,22 @@ class Stepper:
         loss, outputs, grads = self._probe(tf.constant(x), tf.constant(y))
         return ProbeResult(
             loss=float(loss),
-            outputs={layer.name: out.numpy() for layer, out in zip(self.model.layers, outputs)},
-            grads={key: g.numpy() for key, g in zip(self._keys, grads)},
+            outputs={layer.name: out.numpy()
+                     for layer, out in zip(self.model.layers, outputs, strict=True)},
+            grads={key: g.numpy() for key, g in zip(self._keys, grads, strict=True)},
         )
 
     # -- state ---------------------------------------------------------------------------
     def weights(self) -> dict[str, np.ndarray]:
-        return {key: v.numpy() for key, v in zip(self._keys, self.model.trainable_variables)}
+        return {key: v.numpy()
+                for key, v in zip(self._keys, self.model.trainable_variables, strict=True)}
 
     def snapshot(self) -> list[np.ndarray]:
         """Everything an update changes (weights, optimiser slots), to replay a failing chunk."""
         return [v.numpy() for v in self._state_variables()]
 
     def restore(self, snapshot: list[np.ndarray]) -> None:
-        for variable, value in zip(self._state_variables(), snapshot):
+        for variable, value in zip(self._state_variables(), snapshot, strict=True):
             variable.assign(value)
 
     def _state_variables(self):

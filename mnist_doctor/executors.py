@@ -102,10 +102,10 @@ def run_task(task: RunTask) -> dict:
     """One run in a fresh process (local worker or Ray task); returns its summary row."""
     os.environ.update(dict(task.env))
     limit_threads(task.threads)
-    from mnist_doctor import engine
     from mnist_doctor.backends import select_backend
 
-    select_backend(os.environ.get("KERAS_BACKEND") or "tensorflow")  # + its compile cache
+    select_backend(os.environ.get("KERAS_BACKEND") or "tensorflow")  # and its compile cache
+    from mnist_doctor import engine
     from mnist_doctor.runner import NullReporter, RunInterrupted, run_one
 
     _tensorflow_threads(task.threads)

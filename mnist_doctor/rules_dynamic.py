@@ -24,6 +24,10 @@ from mnist_doctor.rules_static import fan_ins
 
 # AUTOTRAINER (Zhang et al., ICSE'21): vanishing when ||grad W_first|| / ||grad W_last|| < 1e-3.
 VANISHING_RATIO = 1e-3
+# An opening plateau is judged on its own when at least this many probes fall inside it, and a
+# test accuracy within 2 points of the majority-class rate 0.1135 counts as "at chance".
+MIN_PLATEAU_PROBES = 3
+STALLED_ACCURACY = 0.1135 + 0.02
 # AUTOTRAINER: exploding when the same first/last ratio exceeds 70.
 EXPLODING_RATIO = 70.0
 # Ours: no healthy run's layer gradient norm grows 1000x above its first probes.
@@ -291,6 +295,29 @@ def _first_last_ratio(run: RunData) -> tuple[str, str, pd.Series] | None:
     return first, last, pair[first] / pair[last] * scale
 
 
+def stalled_until(run: RunData) -> int | None:
+    """The last evaluation step of an opening plateau at chance accuracy, or None when the
+    run did not start with one. A plateau that later breaks still shows what held it."""
+    rows = run.metrics[run.metrics["step"] > 0]
+    at_chance = (rows["test_accuracy"] <= STALLED_ACCURACY).astype(bool)
+    if not len(rows) or not at_chance.iloc[0]:
+        return None
+    opening = at_chance.cumprod().astype(bool)
+    return int(rows["step"][opening].iloc[-1])
+
+
+def _vanishing_phase(ratio: pd.Series, run: RunData) -> tuple[pd.Series, int | None]:
+    """The probes to judge: the whole run, or just its opening plateau when only that
+    phase shows gradients vanishing (the net recovered later, as deep sigmoid nets do)."""
+    if ratio.median() < VANISHING_RATIO:
+        return ratio, None
+    until = stalled_until(run)
+    plateau = ratio[ratio.index <= until] if until is not None else ratio.iloc[:0]
+    if len(plateau) >= MIN_PLATEAU_PROBES and plateau.median() < VANISHING_RATIO:
+        return plateau, until
+    return ratio.iloc[:0], None
+
+
 def vanishing_gradients(run: RunData) -> list[Finding]:
     """The first layer gets a gradient 1000x weaker than the last: it barely learns. An
     exactly-zero gradient is a different problem (zero_gradient)."""
@@ -298,18 +325,21 @@ def vanishing_gradients(run: RunData) -> list[Finding]:
     if found is None or found[0] in zero_gradient_layers(run):
         return []
     first, last, ratio = found
-    ratio = ratio[ratio > 0]
-    if not len(ratio) or ratio.median() >= VANISHING_RATIO:
+    ratio, plateau_end = _vanishing_phase(ratio[ratio > 0], run)
+    if not len(ratio):
         return []
+    when = (f", while accuracy sat at chance (until step {plateau_end})," if plateau_end
+            else " typically")
     return [Finding(
-        "vanishing_gradients", outcome_severity(run), layer=first,
-        step=int(ratio[ratio < VANISHING_RATIO].index[0]),
+        "vanishing_gradients", "warning" if plateau_end else outcome_severity(run),
+        layer=first, step=int(ratio[ratio < VANISHING_RATIO].index[0]),
         evidence={"median_first_last_ratio": float(ratio.median()), "first_layer": first,
-                  "last_layer": last, "threshold": VANISHING_RATIO},
-        message=(f"Per weight, the gradient reaching the first layer {first} is typically "
+                  "last_layer": last, "threshold": VANISHING_RATIO,
+                  "stalled_until_step": plateau_end},
+        message=(f"Per weight, the gradient reaching the first layer {first} is{when} "
                  f"{ratio.median():.2g} times the one at the last layer {last}: it shrinks on "
                  "the way back, so the early layers hardly learn."),
-        fix="Use relu with he_normal init instead of sigmoid/tanh, or fewer layers.")]
+        fix="Use relu with he_normal init instead of sigmoid/tanh, or Adam, or fewer layers.")]
 
 
 def _gradient_growth(run: RunData) -> dict[str, float]:

@@ -120,6 +120,32 @@ def test_a_conv_net_on_a_cpu_trains_without_xla(write_config, tmp_path):
     assert execution["path"] == "graph-chunks" and "convolutions" in execution["path_reason"]
 
 
+def test_a_finished_stepper_leaves_no_traced_graph_behind(write_config):
+    """Memory must not grow through a sweep: the traced training loop (and the data it holds)
+    is freed with its Stepper (optimizer.apply's tf.distribute path used to keep it)."""
+    import gc
+
+    import numpy as np
+    from tensorflow.python.framework.func_graph import FuncGraph
+
+    from mnist_doctor.backend_tensorflow import Stepper
+    from mnist_doctor.model import build_model, make_loss, make_optimizer
+
+    def graphs():
+        gc.collect()
+        return sum(isinstance(g, FuncGraph) for g in gc.get_objects())
+
+    before = graphs()
+    config = load_config(write_config("tiny"))
+    x, y = np.zeros((60, 784), np.float32), np.eye(10, dtype=np.float32)[np.arange(60) % 10]
+    stepper = Stepper(build_model(config), make_optimizer(config), make_loss(config), "mean", x, y)
+    stepper.warm_up({20})
+    stepper.run(np.zeros((100, 20), np.int32), 3)
+    del stepper
+    engine.release_memory()
+    assert graphs() <= before
+
+
 def test_missing_jax_is_a_usage_error_that_says_what_to_install(write_config, tmp_path,
                                                                 monkeypatch):
     real_find_spec = importlib.util.find_spec

@@ -126,7 +126,7 @@ def test_report_on_a_folder_without_runs_is_a_usage_error(tmp_path):
 
 
 # -- config errors ---------------------------------------------------------------------------
-def write_config(path: Path, expect: dict, **train) -> Path:
+def write_expect_config(path: Path, expect: dict, **train) -> Path:
     config = {"model": TINY_MODEL, "data": {"train_subset": 1000},
               "train": {"batch_size": 50, "steps": 30, **train}, "expect": expect}
     path.write_text(yaml.safe_dump(config))
@@ -134,8 +134,8 @@ def write_config(path: Path, expect: dict, **train) -> Path:
 
 
 def test_unknown_metric_and_code_exit_2_naming_file_and_key(tmp_path):
-    metric = write_config(tmp_path / "metric.yaml", {"test_acuracy": {"min": 0.1}})
-    code = write_config(tmp_path / "code.yaml", {"diagnosis": ["nan_los"]})
+    metric = write_expect_config(tmp_path / "metric.yaml", {"test_acuracy": {"min": 0.1}})
+    code = write_expect_config(tmp_path / "code.yaml", {"diagnosis": ["nan_los"]})
     for command in ("validate", "run"):
         result = CliRunner().invoke(main, [command, str(metric), str(code)])
         assert result.exit_code == 2
@@ -152,7 +152,7 @@ def run_cli(args: list[str]):
 
 
 def test_run_check_passes_with_junit_and_json(tmp_path):
-    config = write_config(tmp_path / "tiny-pass.yaml",
+    config = write_expect_config(tmp_path / "tiny-pass.yaml",
                           {"test_accuracy": {"min": 0.0, "max": 1.0}, "nan": False,
                            "no_diagnosis": ["nan_loss"]})
     junit = tmp_path / "out" / "junit.xml"
@@ -172,8 +172,8 @@ def test_run_check_passes_with_junit_and_json(tmp_path):
 
 
 def test_run_check_exits_1_after_all_runs_when_an_expectation_fails(tmp_path):
-    failing = write_config(tmp_path / "tiny-fail.yaml", {"test_accuracy": {"min": 0.99}})
-    passing = write_config(tmp_path / "tiny-ok.yaml", {"nan": False})
+    failing = write_expect_config(tmp_path / "tiny-fail.yaml", {"test_accuracy": {"min": 0.99}})
+    passing = write_expect_config(tmp_path / "tiny-ok.yaml", {"nan": False})
     result = run_cli(["--check", "--out", str(tmp_path / "inv"), str(failing), str(passing)])
     assert result.exit_code == 1, result.output
     assert "FAIL" in result.stdout and "Check" in result.stdout

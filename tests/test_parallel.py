@@ -190,3 +190,12 @@ def test_a_2x2x2_grid_with_repeats_resumes_and_fans_out_to_the_same_summary(tmp_
                 assert float(got[metric]) == pytest.approx(float(want[metric]), abs=2e-3)
         points = (out / "summary_points.csv").read_text().splitlines()
         assert len(points) == 9 and all(",2,2,0,0,0," in line for line in points[1:])
+
+
+def test_address_without_the_ray_executor_is_a_usage_error(write_config):
+    from click.testing import CliRunner
+
+    from mnist_doctor.cli import main
+
+    result = CliRunner().invoke(main, ["run", str(write_config()), "--address", "auto"])
+    assert result.exit_code == 2 and "--address needs --executor ray" in result.output

@@ -154,3 +154,37 @@ def test_ctrl_c_midway_then_resume_reruns_only_what_did_not_finish(tmp_path):
     points = (out / "summary_points.csv").read_text().splitlines()
     assert len(points) == 3 and all(",2,2,0,0,0," in line for line in points[1:])
     assert not (out / ".lock").exists()
+
+
+def test_resume_continues_its_folder_so_out_and_label_are_usage_errors(write_config, tmp_path):
+    from click.testing import CliRunner
+
+    from mnist_doctor.cli import main
+
+    result = CliRunner().invoke(main, ["run", str(write_config()), "--resume", str(tmp_path),
+                                       "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2
+    assert "--resume RUN_DIR continues RUN_DIR; drop --out/--label" in result.output
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_parallel_sweep_then_resume_loses_nothing(tmp_path):
+    """The parent dies without a word; its workers notice, record their runs as interrupted
+    and stop, and --resume reruns exactly the runs that have no result."""
+    path, out = tmp_path / "sweep.yaml", tmp_path / "out"
+    path.write_text(yaml.safe_dump({**SWEEP, "train": {**SWEEP["train"], "steps": 3000}},
+                                   sort_keys=False))
+    process = subprocess.Popen(cli(str(path), "--out", str(out), "--jobs", "2"),
+                               stderr=subprocess.DEVNULL)
+    wait_for(lambda: len(list(out.glob("*/metrics.csv"))) >= 2, 300)
+    time.sleep(2)
+    process.kill()
+    process.wait()
+    wait_for(lambda: len(list(out.glob("*/run.json"))) >= 2, 60)  # the orphans stopped
+    statuses = {json.loads(p.read_text())["status"] for p in out.glob("*/run.json")}
+    assert statuses <= {"interrupted", "completed"}
+    resumed = subprocess.run(cli(str(path), "--resume", str(out), "--jobs", "2"),
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    rows = (out / "summary.csv").read_text().splitlines()[1:]
+    assert len(rows) == 4 and all(",completed," in row for row in rows)

@@ -196,6 +196,30 @@ def test_a_gradient_below_float32_rounding_of_the_last_layers_counts_as_zero(fir
     assert codes(found) == [code]
 
 
+# A deep sigmoid net that sits at chance for its first 250 steps, then learns: its first
+# layer's gradient is tiny on the plateau (probes 1..250: 9 probes) and healthy afterwards.
+RECOVERED = metrics(accuracy=(0.1, 0.11, 0.9, 0.95))
+
+
+@pytest.mark.parametrize(("plateau_ratio", "fires"), [(0.5e-3, True), (2e-3, False)])
+def test_vanishing_gradients_on_an_opening_plateau_that_later_breaks(plateau_ratio, fires):
+    gradient = np.where(np.array(STEPS) <= 250, plateau_ratio, 1.0) * 0.5 * PER_WEIGHT
+    run = make_run(with_values(L0_dense__kernel_grad_norm=gradient), metrics_df=RECOVERED)
+    found = rd.vanishing_gradients(run)
+    assert codes(found) == (["vanishing_gradients"] if fires else [])
+    if fires:
+        assert found[0].severity == "warning"  # the net recovered: a slow start, not a failure
+        assert found[0].evidence["stalled_until_step"] == 250
+
+
+@pytest.mark.parametrize(("plateau_end", "fires"), [(2, False), (3, True)])
+def test_a_plateau_needs_three_probes_to_be_judged(plateau_end, fires):
+    gradient = np.where(np.array(STEPS) <= plateau_end, 1e-5, 1.0) * 0.5 * PER_WEIGHT
+    short = metrics(accuracy=(0.1, 0.11, 0.9, 0.95), steps=(0, plateau_end, 500, 1000))
+    run = make_run(with_values(L0_dense__kernel_grad_norm=gradient), metrics_df=short)
+    assert codes(rd.vanishing_gradients(run)) == (["vanishing_gradients"] if fires else [])
+
+
 def test_an_exactly_zero_first_layer_gradient_is_not_vanishing():
     run = make_run(with_values(L0_dense__kernel_grad_norm=0.0), metrics_df=FAILED)
     assert rd.vanishing_gradients(run) == []
