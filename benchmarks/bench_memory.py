@@ -4,7 +4,8 @@ The sweep cycles through the speed benchmark's experiments, shortened (a 10,000-
 subset, one epoch; the CNN 40 steps) and each with its own seed, so every run builds, compiles
 and trains a fresh model. After the invocation it reads each run's `rss_mb` (resident memory when
 the run ended) and `peak_rss_mb` from run.json and prints them with the growth from the
-third run to the last (the first runs load MNIST and the framework's one-time state).
+end of the first cycle through the experiments to the last run (the first cycle loads MNIST and
+builds the framework's one-time state).
 
     MNIST_DOCTOR_DATA=/path/mnist.npz python benchmarks/bench_memory.py [--runs 20]
         [--backend tensorflow|jax] [--no-doctor]
@@ -26,7 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [ROOT / "configs/baseline.yaml", ROOT / "benchmarks/configs/forum-batch10.yaml",
            ROOT / "benchmarks/configs/deep5-relu.yaml",
            ROOT / "benchmarks/configs/cnn-constant.yaml"]
-SETTLED_AFTER = 2  # runs before memory is compared: data loading and one-time framework state
+# Memory is compared from the end of the first cycle through the four experiments (MNIST
+# loaded, every kind of program built once) to the end of the sweep.
+SETTLED_AFTER = len(SOURCES)
 
 
 def sweep_configs(count: int, folder: Path) -> list[Path]:
@@ -71,10 +74,10 @@ def main() -> None:
         print(f"{info['name']:24s} {info['status']:10s} {info['rss_mb']:8.1f} "
               f"{info['peak_rss_mb']:8.1f} {info['wall_seconds']:7.2f}")
     rss = [info["rss_mb"] for info in infos]
-    settled = rss[SETTLED_AFTER:]
+    settled = rss[SETTLED_AFTER - 1:]
     growth = settled[-1] - settled[0]
     per_run = growth / max(len(settled) - 1, 1)
-    print(f"\n{args.backend}: resident memory after run {SETTLED_AFTER + 1}: {settled[0]:.0f} MB, "
+    print(f"\n{args.backend}: resident memory after run {SETTLED_AFTER}: {settled[0]:.0f} MB, "
           f"after run {len(rss)}: {settled[-1]:.0f} MB, growth {growth:+.0f} MB "
           f"({per_run:+.1f} MB per run); peak {max(i['peak_rss_mb'] for i in infos):.0f} MB")
     if args.json:

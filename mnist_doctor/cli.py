@@ -102,6 +102,7 @@ def run(configs, out, label, data_path, device, backend, no_doctor, quiet, check
     from mnist_doctor.data import DataError, DataSource
     from mnist_doctor.runner import RunOptions
 
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
     sweeps = load_sweeps(configs)
     experiments = [run.config for sweep in sweeps for run in sweep.runs]
     execution = execution_for(executor, jobs, address)

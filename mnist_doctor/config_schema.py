@@ -111,7 +111,8 @@ class Parser:
     def experiment(self, raw: Any, default_name: str, path: str) -> ExperimentConfig:
         top = self.mapping(raw, "", TOP_KEYS)
         if raw is None:
-            self.problem("<file>", "the file is empty; expected a mapping with at least model.layers")
+            self.problem("<file>",
+                         "the file is empty; expected a mapping with at least model.layers")
         data = self.data(self.mapping(top.get("data"), "data", DATA_KEYS))
         layers = self.layers(top.get("model", _MISSING), data)
         optimizer = self.optimizer(self.mapping(top.get("optimizer"), "optimizer", OPTIMIZER_KEYS))
@@ -259,8 +260,9 @@ class Parser:
         if not (isinstance(raw, dict) and len(raw) == 1 and next(iter(raw)) in PARAM_INITIALIZERS):
             self.problem(key, f"expected one of {', '.join(NAMED_INITIALIZERS)}, or a mapping "
                               f"{{constant: V}}, {{normal: {{stddev: S}}}}, "
-                              f"{{truncated_normal: {{stddev: S}}}}, {{uniform: {{low: A, high: B}}}};"
-                              f" got {raw!r}{_suggest(raw, allowed) if isinstance(raw, str) else ''}")
+                              f"{{truncated_normal: {{stddev: S}}}}, "
+                              f"{{uniform: {{low: A, high: B}}}}; got {raw!r}"
+                              f"{_suggest(raw, allowed) if isinstance(raw, str) else ''}")
             return Initializer("zeros")
         (name, params), = raw.items()
         if name == "constant":

@@ -25,6 +25,7 @@ from mnist_doctor.rules_dynamic import (
     metric_table,
     model_series,
     outcome_severity,
+    symmetric_units,
 )
 
 # 1135 of the 10,000 MNIST test digits are 1s: the accuracy of always guessing the majority.
@@ -284,8 +285,11 @@ def _update_ratio_finding(run: RunData, code: str, layer: str, medians: dict, st
 
 def _overshoot_signs(run: RunData) -> list[str]:
     """What too-big steps do: overflow a layer, push the loss up or make it swing, kill relus.
-    A flat loss is not one: tiny weights (zero init) also give big update ratios."""
-    signs = [rule.__name__ for rule in (diverging_loss, oscillating_loss, dead_relu) if rule(run)]
+    A flat loss is not one: tiny weights (zero init) also give big update ratios. Nor are
+    ReLUs that die together because their weights are identical: that is the init's fault."""
+    signs = [rule.__name__ for rule in (diverging_loss, oscillating_loss) if rule(run)]
+    if dead_relu(run) and not symmetric_units(run):
+        signs.append("dead_relu")
     nan_layer = run.run_info.get("first_nonfinite_layer")
     if nan_layer != "loss" and (run.run_info.get("first_nan_step") is not None
                                 or _first_nonfinite_step(run) is not None):

@@ -80,7 +80,8 @@ def run_one(config: ExperimentConfig, invocation_dir: Path, source: DataSource,
         info.update(status="interrupted", error="interrupted by the user (Ctrl-C)")
         interrupted = True
     except Exception as err:  # noqa: BLE001 - a failed run is data; the sweep goes on
-        info.update(status="failed", error=f"{type(err).__name__}: {str(err).splitlines()[0][:300]}",
+        first_line = (str(err).splitlines() or [""])[0][:300]
+        info.update(status="failed", error=f"{type(err).__name__}: {first_line}",
                     traceback=traceback.format_exc(limit=8))
     finally:
         info["wall_seconds"] = round(time.perf_counter() - started, 3)

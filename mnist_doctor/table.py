@@ -62,7 +62,9 @@ def _first_nan(row: dict) -> str:
     if step in (None, ""):
         return "-"
     epoch = row.get("first_nan_epoch")
-    return f"step {int(float(step))} (ep {float(epoch):.2f})" if epoch not in (None, "") else str(step)
+    if epoch in (None, ""):
+        return str(step)
+    return f"step {int(float(step))} (ep {float(epoch):.2f})"
 
 
 def read_summary(invocation_dir: Path) -> list[dict]:

@@ -155,7 +155,8 @@ class Trainer:
 
     def _window_means(self) -> tuple[float, float]:
         loss_sum, correct, steps, examples, _ = self._window
-        return (loss_sum / steps if steps else math.nan, correct / examples if examples else math.nan)
+        return (loss_sum / steps if steps else math.nan,
+                correct / examples if examples else math.nan)
 
     # -- boundaries ----------------------------------------------------------------------
     def _at_boundary(self) -> None:

@@ -18,10 +18,10 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["validate",
                                   "configs/baseline.yaml"], ["list"]])
 def test_read_only_commands_never_import_tensorflow(args):
-    code = ("import sys\nfrom mnist_doctor.cli import main\ntry:\n    main(%r)\n"
+    code = (f"import sys\nfrom mnist_doctor.cli import main\ntry:\n    main({args!r})\n"
             "except SystemExit as done:\n    assert done.code in (0, None), done.code\n"
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, "
-            "'framework imported'\n" % (args,))
+            "'framework imported'\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -266,6 +266,16 @@ def test_big_update_ratios_without_overshoot_are_not_a_learning_rate_problem():
     assert ro.learning_rate_too_high(make_run(big, metrics_df=FAILED, **log_zero)) == []
 
 
+@pytest.mark.parametrize(("spread", "fires"), [(0.3, True), (0.0, False)])
+def test_relus_dying_together_in_a_symmetric_layer_are_not_overshoot(spread, fires):
+    """Dead ReLUs with big updates point at the learning rate, unless the layer's units are
+    identical (constant init): then they all take the same step and die together."""
+    series = with_values(L0_dense__update_ratio=0.3, L0_dense__dead_unit_frac=1.0,
+                         L0_dense__grad_zero_frac=1.0, L0_dense__unit_spread=spread)
+    found = ro.learning_rate_too_high(make_run(series, metrics_df=FAILED))
+    assert codes(found) == (["learning_rate_too_high"] if fires else [])
+
+
 @pytest.mark.parametrize(("ratio", "fires"), [(0.9e-4, True), (1e-4, False)])
 def test_learning_rate_too_low_when_every_layer_moves_too_little(ratio, fires):
     series = with_values(L0_dense__update_ratio=ratio, L1_dense__update_ratio=ratio * 0.5)
