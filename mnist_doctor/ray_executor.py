@@ -3,7 +3,7 @@
 Each task is `executors.run_task` in a Ray worker that serves one task and exits
 (`max_calls=1`), so a run is as isolated as in a local worker process, and it reserves one CPU
 and uses one thread. The task writes its run folder itself, so the invocation folder (and the
-MNIST file) must be at the same path on every node: a shared filesystem (docs/sweeps.md).
+MNIST file) must be at the same path on every node: a shared filesystem (README, "Sweeps").
 
 Retries are off (`max_retries=0`, `retry_exceptions=False`): a retried task would start again
 next to the half-written folder of its first attempt, and the usual crashes (out of memory, a

@@ -106,7 +106,7 @@ SWEEP = {
     "model": {"layers": [{"type": "dense", "units": 16, "activation": "relu"},
                          {"type": "dense", "units": 10, "activation": "softmax"}]},
     "optimizer": {"name": "sgd", "learning_rate": 0.1},
-    "train": {"batch_size": 50, "steps": 400, "eval_every": 100},
+    "train": {"batch_size": 50, "steps": 2000, "eval_every": 500},
     "matrix": {"model.layers[0].activation": ["relu", "tanh"]},
     "repeats": 2,
 }
@@ -114,6 +114,14 @@ SWEEP = {
 
 def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "mnist_doctor", "run", *args, "--quiet", "--no-doctor"]
+
+
+def training(folder: Path) -> bool:
+    """The run has written its step-0 evaluation: it is inside its training loop."""
+    try:
+        return len((folder / "metrics.csv").read_text().splitlines()) >= 2
+    except OSError:
+        return False
 
 
 def wait_for(predicate, timeout: float) -> None:
@@ -131,8 +139,7 @@ def test_ctrl_c_midway_then_resume_reruns_only_what_did_not_finish(tmp_path):
     log = tmp_path / "stderr.txt"
     with log.open("w") as stderr:
         process = subprocess.Popen(cli(str(path), "--out", str(out)), stderr=stderr)
-        wait_for(lambda: (first / "run.json").is_file() and (second / "metrics.csv").is_file(),
-                 240)
+        wait_for(lambda: (first / "run.json").is_file() and training(second), 240)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=120) == 130, log.read_text()
     assert f"--resume {out}" in log.read_text()
@@ -172,7 +179,7 @@ def test_kill_9_of_a_parallel_sweep_then_resume_loses_nothing(tmp_path):
     """The parent dies without a word; its workers notice, record their runs as interrupted
     and stop, and --resume reruns exactly the runs that have no result."""
     path, out = tmp_path / "sweep.yaml", tmp_path / "out"
-    path.write_text(yaml.safe_dump({**SWEEP, "train": {**SWEEP["train"], "steps": 3000}},
+    path.write_text(yaml.safe_dump({**SWEEP, "train": {**SWEEP["train"], "steps": 6000}},
                                    sort_keys=False))
     process = subprocess.Popen(cli(str(path), "--out", str(out), "--jobs", "2"),
                                stderr=subprocess.DEVNULL)
