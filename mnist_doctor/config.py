@@ -185,16 +185,20 @@ def safe_name(name: str) -> str:
     return cleaned[:120] or "run"
 
 
-def load_config(path: str | Path) -> ExperimentConfig:
-    """Read one YAML file (safe_load only) into an ExperimentConfig or raise ConfigError."""
+def read_yaml(path: str | Path) -> Any:
+    """The raw mapping of one YAML file, read with safe_load only, or a ConfigError."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise ConfigError(path, [("<file>", f"cannot read: {err.strerror or err}")]) from err
     except yaml.YAMLError as err:
         raise ConfigError(path, [("<file>", f"not valid YAML: {err}")]) from err
-    return parse_config(raw, path)
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read one YAML file into an ExperimentConfig or raise ConfigError."""
+    return parse_config(read_yaml(path), path)
 
 
 def parse_config(raw: Any, path: str | Path = "<config>") -> ExperimentConfig:

@@ -24,7 +24,13 @@ from typing import Any
 
 import yaml
 
-from mnist_doctor.config import ConfigError, ExperimentConfig, parse_config, safe_name
+from mnist_doctor.config import (
+    ConfigError,
+    ExperimentConfig,
+    parse_config,
+    read_yaml,
+    safe_name,
+)
 
 SWEEP_KEYS = ("matrix", "repeats")
 UNSWEEPABLE = {"name", "description", "source", "matrix", "repeats"}
@@ -81,14 +87,7 @@ class Sweep:
 
 def load_sweep(path: str | Path) -> Sweep:
     """Read one YAML file (safe_load only) and expand it, or raise ConfigError."""
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(path, [("<file>", f"cannot read: {err.strerror or err}")]) from err
-    except yaml.YAMLError as err:
-        raise ConfigError(path, [("<file>", f"not valid YAML: {err}")]) from err
-    return expand(raw, path)
+    return expand(read_yaml(path), path)
 
 
 def expand(raw: Any, path: str | Path = "<config>") -> Sweep:
