@@ -23,7 +23,7 @@ from mnist_doctor.runs import RunFolder
 STEPS_PER_CALL = 100       # updates per compiled call: amortises dispatch, keeps Ctrl-C responsive
 TRAIN_EVAL_EXAMPLES = 2000  # step-0 train metrics are measured on this many training examples
 PROBE_EXAMPLES = 256        # fixed probe batch for dense nets
-PROBE_EXAMPLES_CONV = 64    # conv activations are 28x28xC per example: a smaller batch suffices
+PROBE_EXAMPLES_CONV = 32    # conv probes cost a forward+backward of the conv net: keep them <10%
 EARLY_PROBES = 5            # steps 0..4: where zero-gradient and NaN-at-start failures show
 SPREAD_PROBES = 24          # further probes spread evenly over the run (>= ~20 points)
 
