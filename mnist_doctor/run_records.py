@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from mnist_doctor.config import ExperimentConfig, safe_name
-from mnist_doctor.runner import _summary_row  # one definition of a row, whoever writes it
+from mnist_doctor.runner import summary_row  # one definition of a row, whoever writes it
 from mnist_doctor.runs import now_iso, write_atomic
 
 RECORDED = ("completed", "diverged")  # outcomes of training; the rest did not finish
@@ -34,7 +34,7 @@ def row_from_folder(folder: Path, invocation_dir: Path) -> dict | None:
         return None
     info.setdefault("name", folder.name)
     info.setdefault("status", "failed")
-    return _summary_row(info, folder, invocation_dir, _top_finding(folder))
+    return summary_row(info, folder, invocation_dir, _top_finding(folder))
 
 
 def _top_finding(folder: Path) -> str:
@@ -64,4 +64,4 @@ def record_lost(config: ExperimentConfig, invocation_dir: Path, status: str,
             "final": {}, "error": message}
     if folder.is_dir():
         write_atomic(folder / "run.json", json.dumps(info, indent=2) + "\n")
-    return _summary_row(info, folder, invocation_dir, "")
+    return summary_row(info, folder, invocation_dir, "")

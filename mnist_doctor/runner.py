@@ -93,7 +93,7 @@ def run_one(config: ExperimentConfig, invocation_dir: Path, source: DataSource,
     if config.expect is not None:  # after the doctor: expectations may name its codes
         info["checks"] = check_run(config.expect, info, folder.path)
         folder.write_run_info(info)
-    row = _summary_row(info, folder.path, invocation_dir, diagnosis)
+    row = summary_row(info, folder.path, invocation_dir, diagnosis)
     if interrupted:
         raise RunInterrupted(row)
     return row
@@ -184,7 +184,7 @@ def _diagnose(run_dir: Path) -> str:
     return findings[0].code if findings else ""
 
 
-def _summary_row(info: dict, run_dir: Path, invocation_dir: Path, diagnosis: str) -> dict:
+def summary_row(info: dict, run_dir: Path, invocation_dir: Path, diagnosis: str) -> dict:
     final = info.get("final") or {}
     return {"name": info["name"], "status": info["status"],
             "train_accuracy": final.get("train_accuracy"),
