@@ -241,10 +241,9 @@ class Parser:
             if fields["rate"] >= 1:
                 self.problem(f"{key}.rate", f"must be below 1, got {fields['rate']!r}")
         if kind in ("dense", "conv2d"):
-            activation = section.get("activation") or "linear"
-            fields["activation"] = self.choice({"a": activation}, "a", "", "linear", ACTIVATIONS)
-            if activation not in ACTIVATIONS:
-                self.problems[-1] = (f"{key}.activation", self.problems[-1][1])
+            # An omitted or null activation is linear, as in Keras.
+            given = {"activation": section.get("activation") or "linear"}
+            fields["activation"] = self.choice(given, "activation", key, "linear", ACTIVATIONS)
             fields["kernel_init"] = self.initializer(section.get("kernel_init", "glorot_uniform"),
                                                      f"{key}.kernel_init")
             fields["bias_init"] = self.initializer(section.get("bias_init", "zeros"),
