@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mnist_doctor import backends, engine
 from mnist_doctor.cli import main
 from mnist_doctor.config import load_config, parse_config
-from mnist_doctor.data import DataSource
-from mnist_doctor.runner import run_experiments
-from mnist_doctor.train import batch_shapes
+from mnist_doctor.data.mnist import DataSource
+from mnist_doctor.execution.batch import run_batch
+from mnist_doctor.train import backends
+from mnist_doctor.train.schedule import batch_shapes
 
 REPO = Path(__file__).resolve().parents[1]
 HAS_JAX = importlib.util.find_spec("jax") is not None
@@ -41,7 +41,7 @@ class FakeStepper:
 
 
 def test_build_stepper_uses_xla_when_it_compiles():
-    stepper, execution = engine.build_stepper(lambda jit: FakeStepper(jit, True), {32})
+    stepper, execution = backends.build_stepper(lambda jit: FakeStepper(jit, True), {32})
     assert stepper.jit and execution == {"path": "xla-chunks", "fallback_reason": None}
 
 
@@ -52,7 +52,7 @@ def test_build_stepper_falls_back_to_a_fresh_uncompiled_stepper():
         built.append(FakeStepper(jit, compiles=False))
         return built[-1]
 
-    stepper, execution = engine.build_stepper(make, {32})
+    stepper, execution = backends.build_stepper(make, {32})
     assert [s.jit for s in built] == [True, False] and stepper is built[-1]
     assert execution == {"path": "graph-chunks", "fallback_reason":
                          "RuntimeError: XLA compilation failed: unsupported op"}
@@ -63,7 +63,7 @@ def test_build_stepper_without_jit_raises_its_own_error():
         raise ValueError("bad model")
 
     with pytest.raises(ValueError, match="bad model"):
-        engine.build_stepper(make, {32}, jit=False)
+        backends.build_stepper(make, {32}, jit=False)
 
 
 def test_batch_shapes_include_the_partial_batch_only_when_an_epoch_ends():
@@ -79,7 +79,7 @@ def test_batch_shapes_include_the_partial_batch_only_when_an_epoch_ends():
 
 def test_a_run_whose_xla_compile_fails_completes_on_the_graph_path(write_config, tmp_path,
                                                                    monkeypatch):
-    from mnist_doctor import backend_tensorflow
+    from mnist_doctor.train import tensorflow_backend as backend_tensorflow
 
     real_warm_up = backend_tensorflow.Stepper.warm_up
 
@@ -89,8 +89,8 @@ def test_a_run_whose_xla_compile_fails_completes_on_the_graph_path(write_config,
         real_warm_up(self, batch_sizes)
 
     monkeypatch.setattr(backend_tensorflow.Stepper, "warm_up", warm_up)
-    rows = run_experiments([load_config(write_config("tiny"))], tmp_path / "out",
-                           DataSource(None))
+    rows = run_batch([load_config(write_config("tiny"))], tmp_path / "out",
+                           DataSource(None)).rows
     info = json.loads((tmp_path / "out" / "tiny" / "run.json").read_text())
     assert rows[0]["status"] == info["status"] == "completed"
     assert info["execution"]["path"] == "graph-chunks"
@@ -99,7 +99,7 @@ def test_a_run_whose_xla_compile_fails_completes_on_the_graph_path(write_config,
 
 
 def test_run_records_backend_memory_and_the_compiled_path(write_config, tmp_path):
-    run_experiments([load_config(write_config("tiny"))], tmp_path / "out", DataSource(None))
+    run_batch([load_config(write_config("tiny"))], tmp_path / "out", DataSource(None))
     info = json.loads((tmp_path / "out" / "tiny" / "run.json").read_text())
     assert info["backend"] == "tensorflow" and info["device"] == "CPU"
     assert info["execution"]["path"] == "xla-chunks"
@@ -115,7 +115,7 @@ def test_a_conv_net_on_a_cpu_trains_without_xla(write_config, tmp_path):
         "layers": [{"type": "conv2d", "filters": 4, "kernel_size": 3, "activation": "relu"},
                    {"type": "flatten"}, {"type": "dense", "units": 10}]},
         loss="logits_crossentropy", train={"batch_size": 20, "steps": 4, "eval_every": 2})
-    run_experiments([load_config(config)], tmp_path / "out", DataSource(None))
+    run_batch([load_config(config)], tmp_path / "out", DataSource(None))
     execution = json.loads((tmp_path / "out" / "conv" / "run.json").read_text())["execution"]
     assert execution["path"] == "graph-chunks" and "convolutions" in execution["path_reason"]
 
@@ -128,8 +128,8 @@ def test_a_finished_stepper_leaves_no_traced_graph_behind(write_config):
     import numpy as np
     from tensorflow.python.framework.func_graph import FuncGraph
 
-    from mnist_doctor.backend_tensorflow import Stepper
-    from mnist_doctor.model import build_model, make_loss, make_optimizer
+    from mnist_doctor.model.build import build_model, make_loss, make_optimizer
+    from mnist_doctor.train.tensorflow_backend import Stepper
 
     def graphs():
         gc.collect()
@@ -138,11 +138,12 @@ def test_a_finished_stepper_leaves_no_traced_graph_behind(write_config):
     before = graphs()
     config = load_config(write_config("tiny"))
     x, y = np.zeros((60, 784), np.float32), np.eye(10, dtype=np.float32)[np.arange(60) % 10]
-    stepper = Stepper(build_model(config), make_optimizer(config), make_loss(config), "mean", x, y)
+    stepper = Stepper(build_model(config), make_optimizer(config), make_loss(config), "mean", x, y,
+                      steps_per_call=100)
     stepper.warm_up({20})
     stepper.run(np.zeros((100, 20), np.int32), 3)
     del stepper
-    engine.release_memory()
+    backends.release_memory()
     assert graphs() <= before
 
 

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from mnist_doctor.cli import main
-from mnist_doctor.junit import junit_xml
-from mnist_doctor.outcomes import exit_code, json_summary, load_results, with_checks
-from mnist_doctor.table import comparison_table
+from mnist_doctor.report.junit import junit_xml
+from mnist_doctor.report.results import exit_code, json_summary, load_results, with_checks
+from mnist_doctor.report.table import comparison_table
 
 HEADER = "epoch,step,train_loss,train_accuracy,test_loss,test_accuracy,seconds,nan\n"
 PASS = {"clause": "test_accuracy >= 0.9", "passed": True, "detail": "test_accuracy 0.9234"}

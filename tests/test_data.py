@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mnist_doctor.config import DataConfig
-from mnist_doctor.data import ENV_VAR, DataError, DataSource, prepare, read_npz
+from mnist_doctor.data.mnist import ENV_VAR, DataError, DataSource, prepare, read_npz
 
 
 def fake_mnist(path, train=20, test=10):

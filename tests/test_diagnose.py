@@ -12,14 +12,12 @@ import yaml
 from rich.console import Console
 
 from mnist_doctor.config import parse_config
-from mnist_doctor.diagnose import (
-    diagnose,
-    diagnose_run_dir,
-    find_run_dirs,
-    findings_renderable,
-    write_diagnosis,
-)
-from mnist_doctor.findings import CODES, Finding, root_cause_order
+from mnist_doctor.doctor.diagnose import diagnose, diagnose_run_dir, write_diagnosis
+from mnist_doctor.doctor.findings import Finding
+from mnist_doctor.doctor.ranking import root_cause_order
+from mnist_doctor.report.findings_view import findings_renderable
+from mnist_doctor.runs.layout import find_run_dirs
+from mnist_doctor.vocabulary import CODES
 
 STEPS = [0, 1, 2, 3, 4] + list(range(25, 1001, 25))
 COMPLETED = {"status": "completed", "steps_completed": 1000, "first_nan_step": None}

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from mnist_doctor.config import load_config
-from mnist_doctor.data import DataSource
-from mnist_doctor.runner import run_experiments
+from mnist_doctor.data.mnist import DataSource
+from mnist_doctor.execution.batch import run_batch
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 ROOT_CAUSES = {
@@ -31,7 +31,7 @@ FIXED = ["softmax-between-layers-fixed", "zero-init-fixed", "deep-relu-sgd",
 def shipped(tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("shipped")
     configs = [load_config(path) for path in sorted(CONFIGS.glob("*.yaml"))]
-    rows = run_experiments(configs, out, DataSource(None))
+    rows = run_batch(configs, out, DataSource(None)).rows
     return {row["name"]: out / row["run_dir"] for row in rows}
 
 

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from mnist_doctor.config import ConfigError, load_config, parse_config
-from mnist_doctor.expect import Bound, Expect, check_run, evaluate_expectations
+from mnist_doctor.config.expect import Bound, Expect
+from mnist_doctor.doctor.expect import check_run, evaluate_expectations
 
 MODEL = {"layers": [{"type": "dense", "units": 10, "activation": "softmax"}]}
 RUN = {"status": "completed", "steps_completed": 1000, "first_nan_step": None,
@@ -156,7 +157,7 @@ def test_no_diagnosis_absent_and_present():
 
 
 def test_findings_may_be_finding_objects():
-    from mnist_doctor.findings import Finding
+    from mnist_doctor.doctor.findings import Finding
 
     finding = Finding("nan_loss", "error", message="m", fix="f")
     assert only_check(Expect(diagnosis=("nan_loss",)), findings=[finding]).passed

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist_doctor.html_report import render_report, write_report
-from mnist_doctor.run_files import read_runs
+from mnist_doctor.report.html import render_report, write_report
+from mnist_doctor.runs.read import read_runs
 
 HEADER = "epoch,step,train_loss,train_accuracy,test_loss,test_accuracy,seconds,nan\n"
 EVIL = "<script>alert('x')</script>"

@@ -9,7 +9,7 @@ from mnist_doctor.config import parse_config
 
 keras = pytest.importorskip("keras")
 
-from mnist_doctor.model import build_model, make_loss, make_optimizer  # noqa: E402
+from mnist_doctor.model.build import build_model, make_loss, make_optimizer  # noqa: E402
 
 
 def config_with(**changes):

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from mnist_doctor.batch import Execution, make_task, run_batch
 from mnist_doctor.config import safe_name
-from mnist_doctor.data import DataSource
-from mnist_doctor.executors import ProcessExecutor
-from mnist_doctor.runner import NullReporter, RunOptions
-from mnist_doctor.sweep import expand
+from mnist_doctor.config.sweep import expand
+from mnist_doctor.data.mnist import DataSource
+from mnist_doctor.execution.batch import Execution, make_task, run_batch
+from mnist_doctor.execution.executors import ProcessExecutor
+from mnist_doctor.execution.runner import NullReporter, RunOptions
 
 SWEEP = {
     "name": "par",
@@ -107,7 +107,7 @@ def test_ray_gives_the_serial_summary(runs, serial, local_ray, tmp_path):
 
 
 def test_a_crashed_ray_task_becomes_a_failed_run_not_a_hang(runs, local_ray, tmp_path):
-    from mnist_doctor.ray_executor import RayExecutor
+    from mnist_doctor.execution.ray_cluster import RayExecutor
 
     def die(task):  # a local function: Ray ships it by value
         os._exit(1)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist_doctor.plots import COLOURS, plot_curves, run_label
-from mnist_doctor.run_files import find_run_dirs, read_run, read_runs
+from mnist_doctor.report.plots import COLOURS, plot_curves, run_label
+from mnist_doctor.runs.read import find_run_dirs, read_run, read_runs
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HEADER = "epoch,step,train_loss,train_accuracy,test_loss,test_accuracy,seconds,nan\n"

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from mnist_doctor.config import parse_config, safe_name
-from mnist_doctor.resume import SUPERSEDED, FolderInUse, invocation_lock, plan_resume
-from mnist_doctor.run_records import record_lost
+from mnist_doctor.execution.resume import SUPERSEDED, FolderInUse, invocation_lock, plan_resume
+from mnist_doctor.runs.summary import record_lost
 
 BASE = {"model": {"layers": [{"type": "dense", "units": 10, "activation": "softmax"}]},
         "train": {"steps": 5}}

@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist_doctor import rules_dynamic as rd
-from mnist_doctor import rules_outcome as ro
 from mnist_doctor.config import parse_config
-from mnist_doctor.rules_dynamic import RunData
+from mnist_doctor.doctor.rules import gradients, layers, outcome, step_size
+from mnist_doctor.doctor.rules.layers import RunData
 
 STEPS = [0, 1, 2, 3, 4] + list(range(25, 1001, 25))  # the probe cadence of a 1000-step run
 MLP = [{"type": "dense", "units": 128, "activation": "relu"},
@@ -79,42 +78,45 @@ def codes(findings):
 
 def test_a_healthy_run_gets_no_dynamic_findings():
     run = make_run(predictions={0: [0.1] * 10, 1000: [0.1] * 10})
-    found = [f for rule in rd.LAYER_RULES + ro.OUTCOME_RULES for f in rule(run)]
+    rules = (layers.LAYER_RULES + gradients.GRADIENT_RULES + outcome.OUTCOME_RULES
+             + step_size.STEP_SIZE_RULES)
+    found = [f for rule in rules for f in rule(run)]
     assert found == []
 
 
 # -- nan_loss ----------------------------------------------------------------------------------
 def test_nan_loss_names_the_step_and_the_first_nonfinite_layer():
     run = make_run(first_nan_step=120, first_nan_epoch=0.06, first_nonfinite_layer="L1_dense")
-    (finding,) = ro.nan_loss(run)
+    (finding,) = outcome.nan_loss(run)
     assert (finding.severity, finding.step, finding.layer) == ("error", 120, "L1_dense")
     assert "step 120" in finding.message and "0.001 to 0.0001" in finding.fix
 
 
 def test_nan_loss_from_log_of_zero_blames_the_loss_not_a_layer():
-    (finding,) = ro.nan_loss(make_run(first_nan_step=7, first_nonfinite_layer="loss"))
+    (finding,) = outcome.nan_loss(make_run(first_nan_step=7, first_nonfinite_layer="loss"))
     assert finding.layer is None and "log(0)" in finding.message
     assert "logits_crossentropy" in finding.fix
 
 
 def test_nan_loss_in_mse_is_an_overflow_not_a_log_of_zero():
     mse = make_config(loss="mse")
-    (finding,) = ro.nan_loss(make_run(config=mse, first_nan_step=3, first_nonfinite_layer="loss"))
+    (finding,) = outcome.nan_loss(make_run(config=mse, first_nan_step=3,
+                                           first_nonfinite_layer="loss"))
     assert "log(0)" not in finding.message and "overflowed" in finding.message
     assert "learning_rate" in finding.fix
 
 
 def test_nan_loss_falls_back_to_telemetry_then_metrics():
     flags = np.where(np.asarray(STEPS) >= 300, 1.0, 0.0)
-    (finding,) = ro.nan_loss(make_run(with_values(__loss_nonfinite=flags)))
+    (finding,) = outcome.nan_loss(make_run(with_values(__loss_nonfinite=flags)))
     assert finding.step == 300
     nan_metrics = metrics(train_loss=(2.3, 0.5, math.nan, math.nan))
-    (finding,) = ro.nan_loss(make_run(False, metrics_df=nan_metrics))
+    (finding,) = outcome.nan_loss(make_run(False, metrics_df=nan_metrics))
     assert finding.step == 500
 
 
 def test_nan_loss_silent_when_everything_is_finite():
-    assert ro.nan_loss(make_run()) == []
+    assert outcome.nan_loss(make_run()) == []
 
 
 # -- zero_gradient / symmetric_units ------------------------------------------------------------
@@ -122,7 +124,7 @@ def test_nan_loss_silent_when_everything_is_finite():
 def test_zero_gradient_needs_zero_at_90_percent_of_probes(zero_probes, fires):
     grads = np.full(len(STEPS), 0.5)
     grads[1:1 + zero_probes] = 0.0  # 44 probes after step 0: 40/44 = 0.91, 39/44 = 0.89
-    found = rd.zero_gradient(make_run(with_values(L0_dense__kernel_grad_norm=grads)))
+    found = layers.zero_gradient(make_run(with_values(L0_dense__kernel_grad_norm=grads)))
     assert codes(found) == (["zero_gradient"] if fires else [])
     if fires:
         assert found[0].layer == "L0_dense" and found[0].severity == "error"
@@ -131,21 +133,21 @@ def test_zero_gradient_needs_zero_at_90_percent_of_probes(zero_probes, fires):
 @pytest.mark.parametrize(("spread", "fires"), [(0.0, True), (1e-7 * 15, True), (1e-5 * 15, False)])
 def test_symmetric_units_when_spread_is_negligible_relative_to_the_weights(spread, fires):
     run = make_run(with_values(L0_dense__unit_spread=spread))
-    assert codes(rd.symmetric_units(run)) == (["symmetric_units"] if fires else [])
+    assert codes(layers.symmetric_units(run)) == (["symmetric_units"] if fires else [])
 
 
 def test_symmetric_units_counts_an_all_zero_kernel_and_ignores_broken_symmetry():
     zero = with_values(L0_dense__unit_spread=0.0, L0_dense__kernel_norm=0.0)
-    assert codes(rd.symmetric_units(make_run(zero))) == ["symmetric_units"]
+    assert codes(layers.symmetric_units(make_run(zero))) == ["symmetric_units"]
     broken = np.r_[np.zeros(len(STEPS) - 3), [0.01, 0.02, 0.03]]  # dropout breaks the tie late
-    assert rd.symmetric_units(make_run(with_values(L0_dense__unit_spread=broken))) == []
+    assert layers.symmetric_units(make_run(with_values(L0_dense__unit_spread=broken))) == []
 
 
 # -- dead_relu / saturated_activations ----------------------------------------------------------
 @pytest.mark.parametrize(("dead", "fires"), [(0.7, True), (0.69, False)])
 def test_dead_relu_at_70_percent_late_in_the_run(dead, fires):
     values = np.r_[np.full(30, 0.05), np.full(len(STEPS) - 30, dead)]
-    found = rd.dead_relu(make_run(with_values(L0_dense__dead_unit_frac=values),
+    found = layers.dead_relu(make_run(with_values(L0_dense__dead_unit_frac=values),
                                   metrics_df=FAILED))
     assert codes(found) == (["dead_relu"] if fires else [])
     if fires:
@@ -154,23 +156,23 @@ def test_dead_relu_at_70_percent_late_in_the_run(dead, fires):
 
 def test_dead_relu_by_gradient_zeros_and_only_for_relu_layers():
     series = with_values(L0_dense__grad_zero_frac=0.75)
-    assert codes(rd.dead_relu(make_run(series))) == ["dead_relu"]
-    assert rd.dead_relu(make_run(series)).pop().severity == "info"  # it learned anyway
+    assert codes(layers.dead_relu(make_run(series))) == ["dead_relu"]
+    assert layers.dead_relu(make_run(series)).pop().severity == "info"  # it learned anyway
     tanh = make_config([{**MLP[0], "activation": "tanh"}, MLP[1]])
-    assert rd.dead_relu(make_run(series, config=tanh)) == []
+    assert layers.dead_relu(make_run(series, config=tanh)) == []
 
 
 @pytest.mark.parametrize(("large", "fires"), [(0.51, True), (0.5, False)])
 def test_saturated_activations_above_half_of_z_beyond_5(large, fires):
     sigmoid = make_config([{**MLP[0], "activation": "sigmoid"}, MLP[1]])
     run = make_run(with_values(L0_dense__preact_large_frac=large), config=sigmoid)
-    assert codes(rd.saturated_activations(run)) == (["saturated_activations"] if fires else [])
+    assert codes(layers.saturated_activations(run)) == (["saturated_activations"] if fires else [])
 
 
 def test_saturated_output_layer_and_relu_layers_are_not_flagged():
     sigmoid_out = make_config([MLP[0], {**MLP[1], "activation": "sigmoid"}], loss="mse")
     series = with_values(L1_dense__act_saturated_frac=0.95, L0_dense__preact_large_frac=0.9)
-    assert rd.saturated_activations(make_run(series, config=sigmoid_out)) == []
+    assert layers.saturated_activations(make_run(series, config=sigmoid_out)) == []
 
 
 # -- vanishing / exploding gradients ------------------------------------------------------------
@@ -183,7 +185,7 @@ PER_WEIGHT = math.sqrt(784 * 128 / (128 * 10))
 def test_vanishing_gradients_by_first_to_last_ratio_per_weight(ratio, fires):
     first = ratio * 0.5 * PER_WEIGHT
     run = make_run(with_values(L0_dense__kernel_grad_norm=first), metrics_df=FAILED)
-    found = rd.vanishing_gradients(run)
+    found = gradients.vanishing_gradients(run)
     assert codes(found) == (["vanishing_gradients"] if fires else [])
 
 
@@ -192,7 +194,7 @@ def test_vanishing_gradients_by_first_to_last_ratio_per_weight(ratio, fires):
 def test_a_gradient_below_float32_rounding_of_the_last_layers_counts_as_zero(first, code):
     """A softmax hidden layer's gradient is 0 in theory and ~1e-12 in float32."""
     run = make_run(with_values(L0_dense__kernel_grad_norm=first), metrics_df=FAILED)
-    found = rd.zero_gradient(run) + rd.vanishing_gradients(run)
+    found = layers.zero_gradient(run) + gradients.vanishing_gradients(run)
     assert codes(found) == [code]
 
 
@@ -205,7 +207,7 @@ RECOVERED = metrics(accuracy=(0.1, 0.11, 0.9, 0.95))
 def test_vanishing_gradients_on_an_opening_plateau_that_later_breaks(plateau_ratio, fires):
     gradient = np.where(np.array(STEPS) <= 250, plateau_ratio, 1.0) * 0.5 * PER_WEIGHT
     run = make_run(with_values(L0_dense__kernel_grad_norm=gradient), metrics_df=RECOVERED)
-    found = rd.vanishing_gradients(run)
+    found = gradients.vanishing_gradients(run)
     assert codes(found) == (["vanishing_gradients"] if fires else [])
     if fires:
         assert found[0].severity == "warning"  # the net recovered: a slow start, not a failure
@@ -217,30 +219,30 @@ def test_a_plateau_needs_three_probes_to_be_judged(plateau_end, fires):
     gradient = np.where(np.array(STEPS) <= plateau_end, 1e-5, 1.0) * 0.5 * PER_WEIGHT
     short = metrics(accuracy=(0.1, 0.11, 0.9, 0.95), steps=(0, plateau_end, 500, 1000))
     run = make_run(with_values(L0_dense__kernel_grad_norm=gradient), metrics_df=short)
-    assert codes(rd.vanishing_gradients(run)) == (["vanishing_gradients"] if fires else [])
+    assert codes(gradients.vanishing_gradients(run)) == (["vanishing_gradients"] if fires else [])
 
 
 def test_an_exactly_zero_first_layer_gradient_is_not_vanishing():
     run = make_run(with_values(L0_dense__kernel_grad_norm=0.0), metrics_df=FAILED)
-    assert rd.vanishing_gradients(run) == []
-    assert codes(rd.zero_gradient(run)) == ["zero_gradient"]
+    assert gradients.vanishing_gradients(run) == []
+    assert codes(layers.zero_gradient(run)) == ["zero_gradient"]
 
 
 @pytest.mark.parametrize(("peak", "fires"), [(500.0, True), (499.0, False)])
 def test_exploding_gradients_by_growth_over_the_first_probes(peak, fires):
     grads = np.full(len(STEPS), 0.5)
     grads[-5:] = peak  # 1000x and 998x the starting 0.5
-    found = rd.exploding_gradients(make_run(with_values(L1_dense__kernel_grad_norm=grads)))
+    found = gradients.exploding_gradients(make_run(with_values(L1_dense__kernel_grad_norm=grads)))
     assert codes(found) == (["exploding_gradients"] if fires else [])
 
 
 def test_exploding_gradients_by_ratio_only_counts_in_a_run_that_failed():
     lopsided = with_values(L0_dense__kernel_grad_norm=0.5 * 71 * PER_WEIGHT)
-    assert codes(rd.exploding_gradients(make_run(lopsided, metrics_df=FAILED))) == [
+    assert codes(gradients.exploding_gradients(make_run(lopsided, metrics_df=FAILED))) == [
         "exploding_gradients"]
-    assert rd.exploding_gradients(make_run(lopsided)) == []  # learned to 97%
+    assert gradients.exploding_gradients(make_run(lopsided)) == []  # learned to 97%
     balanced = with_values(L0_dense__kernel_grad_norm=0.5 * 69 * PER_WEIGHT)
-    assert rd.exploding_gradients(make_run(balanced, metrics_df=FAILED)) == []
+    assert gradients.exploding_gradients(make_run(balanced, metrics_df=FAILED)) == []
 
 
 # -- learning rate --------------------------------------------------------------------------------
@@ -250,7 +252,7 @@ OVERFLOWED = {"first_nan_step": 500, "first_nonfinite_layer": "L1_dense"}
 @pytest.mark.parametrize(("ratio", "fires"), [(0.11, True), (0.1, False)])
 def test_learning_rate_too_high_above_the_update_band(ratio, fires):
     run = make_run(with_values(L1_dense__update_ratio=ratio), metrics_df=FAILED, **OVERFLOWED)
-    found = ro.learning_rate_too_high(run)
+    found = step_size.learning_rate_too_high(run)
     assert codes(found) == (["learning_rate_too_high"] if fires else [])
     if fires:
         assert found[0].layer == "L1_dense" and "0.001 to 0.0001" in found[0].fix
@@ -261,9 +263,9 @@ def test_big_update_ratios_without_overshoot_are_not_a_learning_rate_problem():
     """Zero-initialised weights make |dW|/|W| large while the loss just sits at ln 10; and a
     log(0) in the loss is the loss's fault, not the step size's."""
     big = with_values(L1_dense__update_ratio=0.3)
-    assert ro.learning_rate_too_high(make_run(big, metrics_df=FAILED)) == []
+    assert step_size.learning_rate_too_high(make_run(big, metrics_df=FAILED)) == []
     log_zero = {"first_nan_step": 500, "first_nonfinite_layer": "loss"}
-    assert ro.learning_rate_too_high(make_run(big, metrics_df=FAILED, **log_zero)) == []
+    assert step_size.learning_rate_too_high(make_run(big, metrics_df=FAILED, **log_zero)) == []
 
 
 @pytest.mark.parametrize(("spread", "fires"), [(0.3, True), (0.0, False)])
@@ -272,14 +274,14 @@ def test_relus_dying_together_in_a_symmetric_layer_are_not_overshoot(spread, fir
     identical (constant init): then they all take the same step and die together."""
     series = with_values(L0_dense__update_ratio=0.3, L0_dense__dead_unit_frac=1.0,
                          L0_dense__grad_zero_frac=1.0, L0_dense__unit_spread=spread)
-    found = ro.learning_rate_too_high(make_run(series, metrics_df=FAILED))
+    found = step_size.learning_rate_too_high(make_run(series, metrics_df=FAILED))
     assert codes(found) == (["learning_rate_too_high"] if fires else [])
 
 
 @pytest.mark.parametrize(("ratio", "fires"), [(0.9e-4, True), (1e-4, False)])
 def test_learning_rate_too_low_when_every_layer_moves_too_little(ratio, fires):
     series = with_values(L0_dense__update_ratio=ratio, L1_dense__update_ratio=ratio * 0.5)
-    found = ro.learning_rate_too_low(make_run(series, metrics_df=FAILED))
+    found = step_size.learning_rate_too_low(make_run(series, metrics_df=FAILED))
     assert codes(found) == (["learning_rate_too_low"] if fires else [])
 
 
@@ -287,20 +289,21 @@ def test_learning_rate_too_low_when_every_layer_moves_too_little(ratio, fires):
 def test_learning_rate_too_low_when_the_whole_run_cannot_move_the_weights_10_percent(ratio, fires):
     """1e-3 per step is healthy, but 100 such steps move the weights at most 10%."""
     series = with_values(L0_dense__update_ratio=ratio, L1_dense__update_ratio=ratio / 2)
-    found = ro.learning_rate_too_low(make_run(series, metrics_df=FAILED, steps_completed=100))
+    found = step_size.learning_rate_too_low(make_run(series, metrics_df=FAILED,
+                                                     steps_completed=100))
     assert codes(found) == (["learning_rate_too_low"] if fires else [])
     if fires:
         assert "0.001 to 0.01" in found[0].fix and "100 steps" in found[0].message
 
 
 def test_learning_rate_rules_ignore_runs_that_learned_and_zero_gradient_layers():
-    assert ro.learning_rate_too_high(make_run(with_values(L1_dense__update_ratio=0.5))) == []
-    assert ro.learning_rate_too_low(make_run(with_values(L0_dense__update_ratio=1e-6,
+    assert step_size.learning_rate_too_high(make_run(with_values(L1_dense__update_ratio=0.5))) == []
+    assert step_size.learning_rate_too_low(make_run(with_values(L0_dense__update_ratio=1e-6,
                                                          L1_dense__update_ratio=1e-6))) == []
     zero_first = with_values(L0_dense__kernel_grad_norm=0.0, L0_dense__update_ratio=1e-9)
-    assert ro.learning_rate_too_low(make_run(zero_first, metrics_df=FAILED)) == []
+    assert step_size.learning_rate_too_low(make_run(zero_first, metrics_df=FAILED)) == []
     nan_only = with_values(L0_dense__update_ratio=math.nan, L1_dense__update_ratio=math.nan)
-    assert ro.learning_rate_too_low(make_run(nan_only, metrics_df=FAILED)) == []
+    assert step_size.learning_rate_too_low(make_run(nan_only, metrics_df=FAILED)) == []
 
 
 # -- the loss and the accuracy (rules_outcome) -------------------------------------------------
@@ -308,7 +311,7 @@ def test_learning_rate_rules_ignore_runs_that_learned_and_zero_gradient_layers()
 def test_stuck_at_chance_at_the_majority_class_rate(accuracy, fires):
     stuck = metrics(accuracy=(0.1, accuracy, 0.11, 0.1135), train_loss=(2.30, 2.30, 2.30, 2.30),
                     test_loss=(2.302, 2.302, 2.301, 2.302))
-    found = ro.stuck_at_chance(make_run(False, metrics_df=stuck))
+    found = outcome.stuck_at_chance(make_run(False, metrics_df=stuck))
     assert codes(found) == (["stuck_at_chance"] if fires else [])
     if fires:
         assert found[0].evidence["loss_at_uniform_guess"] is True
@@ -317,36 +320,36 @@ def test_stuck_at_chance_at_the_majority_class_rate(accuracy, fires):
 
 def test_stuck_at_chance_with_a_nan_loss_and_not_in_a_short_run():
     nan = metrics(accuracy=(0.1, 0.098, 0.098, 0.098), train_loss=(2.3,) + (math.nan,) * 3)
-    (finding,) = ro.stuck_at_chance(make_run(False, metrics_df=nan))
+    (finding,) = outcome.stuck_at_chance(make_run(False, metrics_df=nan))
     assert finding.evidence["loss_at_uniform_guess"] is False and "nan" in finding.message
     short = metrics(accuracy=(0.1, 0.11), train_loss=(2.3, 2.3), steps=(0, 40))
-    assert ro.stuck_at_chance(make_run(False, metrics_df=short, steps_completed=40)) == []
+    assert outcome.stuck_at_chance(make_run(False, metrics_df=short, steps_completed=40)) == []
 
 
 @pytest.mark.parametrize(("final", "fires"), [(2.30 * 0.951, True), (2.30 * 0.949, False)])
 def test_loss_not_decreasing_needs_a_5_percent_drop(final, fires):
     flat = metrics(train_loss=(2.30, final, final, final))
-    found = ro.loss_not_decreasing(make_run(False, metrics_df=flat))
+    found = outcome.loss_not_decreasing(make_run(False, metrics_df=flat))
     assert codes(found) == (["loss_not_decreasing"] if fires else [])
 
 
 def test_loss_not_decreasing_reads_the_probe_loss_when_recorded():
     flat = with_values(__loss=np.full(len(STEPS), 2.302))
-    assert codes(ro.loss_not_decreasing(make_run(flat))) == ["loss_not_decreasing"]
+    assert codes(outcome.loss_not_decreasing(make_run(flat))) == ["loss_not_decreasing"]
 
 
 @pytest.mark.parametrize(("late", "fires"), [(2.30 * 1.51, True), (2.30 * 1.49, False)])
 def test_diverging_loss_when_the_late_loss_exceeds_1_5x_the_start(late, fires):
     rising = metrics(train_loss=(2.30, 2.5, late, late))
-    found = ro.diverging_loss(make_run(False, metrics_df=rising))
+    found = outcome.diverging_loss(make_run(False, metrics_df=rising))
     assert codes(found) == (["diverging_loss"] if fires else [])
     if fires:  # a rising loss is reported once, as diverging
-        assert ro.loss_not_decreasing(make_run(False, metrics_df=rising)) == []
+        assert outcome.loss_not_decreasing(make_run(False, metrics_df=rising)) == []
 
 
 def test_diverging_loss_that_ends_in_nan():
     blown = metrics(train_loss=(2.30, 9.0, math.nan, math.nan))
-    (finding,) = ro.diverging_loss(make_run(False, metrics_df=blown))
+    (finding,) = outcome.diverging_loss(make_run(False, metrics_df=blown))
     assert finding.evidence["ends_nonfinite"] is True and finding.step == 250
 
 
@@ -360,24 +363,24 @@ def _zigzag(low, high):
                          [(1.5, 3.5, True), (1.8, 2.4, False), (0.1, 0.3, False)])
 def test_oscillating_loss_swings_widely_and_stays_high(low, high, fires):
     # (1.8, 2.4): relative std 14% < 25%; (0.1, 0.3): swings, but well below half the start
-    found = ro.oscillating_loss(make_run(with_values(__loss=_zigzag(low, high)),
+    found = outcome.oscillating_loss(make_run(with_values(__loss=_zigzag(low, high)),
                                          metrics_df=FAILED))
     assert codes(found) == (["oscillating_loss"] if fires else [])
 
 
 def test_smooth_loss_is_not_oscillating():
-    assert ro.oscillating_loss(make_run(with_values(__loss=np.full(len(STEPS), 2.3)))) == []
+    assert outcome.oscillating_loss(make_run(with_values(__loss=np.full(len(STEPS), 2.3)))) == []
 
 
 @pytest.mark.parametrize(("top", "fires"), [(0.9, True), (0.89, False)])
 def test_output_collapse_at_the_last_evaluation(top, fires):
     fracs = [top] + [(1 - top) / 9] * 9
     run = make_run(predictions={0: [0.1] * 10, 1000: fracs})
-    found = ro.output_collapse(run)
+    found = outcome.output_collapse(run)
     assert codes(found) == (["output_collapse"] if fires else [])
     if fires:
         assert found[0].evidence["class"] == 0 and found[0].step == 1000
 
 
 def test_output_collapse_ignores_the_untrained_model_at_step_0():
-    assert ro.output_collapse(make_run(predictions={0: [1.0] + [0.0] * 9})) == []
+    assert outcome.output_collapse(make_run(predictions={0: [1.0] + [0.0] * 9})) == []

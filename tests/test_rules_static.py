@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from mnist_doctor import rules_static as rs
-from mnist_doctor.config import parse_config
+from mnist_doctor.config import parse_config, shapes
+from mnist_doctor.doctor.rules import static as rs
 
 RELU = {"type": "dense", "units": 128, "activation": "relu"}
 OUT = {"type": "dense", "units": 10, "activation": "softmax"}
@@ -111,7 +111,7 @@ def test_fan_in_follows_the_shape_through_conv_pool_and_flatten():
                      "padding": "same"},
                     {"type": "flatten"}, OUT, data={"flatten": False})
     # 28 -conv3-> 26 -pool2-> 13 -conv5 same-> 13; 13*13*64 = 10816 into the dense layer
-    assert rs.fan_ins(layers) == {0: 9, 2: 5 * 5 * 32, 4: 13 * 13 * 64}
+    assert shapes.fan_ins(layers) == {0: 9, 2: 5 * 5 * 32, 4: 13 * 13 * 64}
 
 
 HE_784 = math.sqrt(2 / 784)  # 0.0505

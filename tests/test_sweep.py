@@ -10,12 +10,12 @@ import yaml
 from click.testing import CliRunner
 from rich.console import Console
 
-from mnist_doctor.aggregate import aggregate, is_sweep, mean_std, read_points, write_points
-from mnist_doctor.batch import annotate, unique_runs
 from mnist_doctor.cli import main
 from mnist_doctor.config import ConfigError, safe_name
-from mnist_doctor.sweep import MAX_NAME, aliases_for, expand, format_value, parse_dotted
-from mnist_doctor.sweep_table import points_table
+from mnist_doctor.config.sweep import MAX_NAME, aliases_for, expand, format_value, parse_dotted
+from mnist_doctor.execution.batch import annotate, unique_runs
+from mnist_doctor.report.sweep_table import points_table
+from mnist_doctor.runs.points import aggregate, is_sweep, mean_std, read_points, write_points
 
 BASE = {
     "name": "deep-net",

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from mnist_doctor.config import load_config, parse_config
-from mnist_doctor.data import DataSource
-from mnist_doctor.runner import RunInterrupted, run_experiments
-from mnist_doctor.train import batch_stream, eval_steps, probe_steps
+from mnist_doctor.data.mnist import DataSource
+from mnist_doctor.execution.batch import run_batch
+from mnist_doctor.execution.runner import RunInterrupted
+from mnist_doctor.train.schedule import batch_stream, eval_steps, probe_steps
 
 
 def read_csv(path):
@@ -53,7 +54,7 @@ def run(tmp_path):
     def run_configs(*paths, **options):
         out = tmp_path / "out"
         configs = [load_config(p) for p in paths]
-        return run_experiments(configs, out, DataSource(None), **options), out
+        return run_batch(configs, out, DataSource(None), **options).rows, out
     return run_configs
 
 
@@ -87,8 +88,8 @@ def test_telemetry_has_per_layer_statistics(write_config, run):
 
 def test_same_seed_same_numbers(write_config, run, tmp_path):
     first, out = run(write_config("tiny"))
-    second = run_experiments([load_config(write_config("tiny"))], tmp_path / "again",
-                             DataSource(None))
+    second = run_batch([load_config(write_config("tiny"))], tmp_path / "again",
+                             DataSource(None)).rows
     assert first[0]["test_accuracy"] == second[0]["test_accuracy"]
 
 
@@ -104,12 +105,12 @@ def test_nan_run_is_recorded_and_the_sweep_goes_on(write_config, run):
 
 
 def test_failed_run_is_data(write_config, run, monkeypatch):
-    import mnist_doctor.model
+    import mnist_doctor.model.build
 
     def broken(config):
         raise MemoryError("simulated")
 
-    monkeypatch.setattr(mnist_doctor.model, "build_model", broken)
+    monkeypatch.setattr(mnist_doctor.model.build, "build_model", broken)
     rows, out = run(write_config("tiny"))
     info = json.loads((out / "tiny" / "run.json").read_text())
     assert rows[0]["status"] == info["status"] == "failed"
@@ -138,7 +139,7 @@ def test_ctrl_c_keeps_finished_runs_and_the_partial_csv(write_config, run, tmp_p
     configs = [load_config(first), load_config(second)]
     out = tmp_path / "out"
     with pytest.raises(RunInterrupted):
-        run_experiments(configs, out, DataSource(None), reporter=InterruptingReporter(150))
+        run_batch(configs, out, DataSource(None), reporter=InterruptingReporter(150))
     summary = read_csv(out / "summary.csv")
     assert [(r["name"], r["status"]) for r in summary] == [
         ("first", "completed"), ("second", "interrupted")]

@@ -1,0 +1,139 @@
+"""Writing run folders: exclusive creation, atomic whole files, CSV rows flushed as produced.
+
+Folders are created exclusively, so two invocations never write into the same run; whole files
+(config.yaml, run.json, summary.csv) are written atomically through a temporary file and
+os.replace, and CSV rows are flushed as they are produced, so a kill leaves every finished
+row and never a half-written file that looks complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import platform
+import tempfile
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+from mnist_doctor.config.schema import ExperimentConfig, safe_name
+from mnist_doctor.runs.layout import (
+    CONFIG_FILE,
+    METRICS_COLUMNS,
+    METRICS_FILE,
+    RUN_FILE,
+    TELEMETRY_COLUMNS,
+    TELEMETRY_FILE,
+)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a whole file so that readers see either the old file or the complete new one."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        stream.write(text)
+    os.replace(temporary, path)
+
+
+def _exclusive_dir(parent: Path, name: str) -> Path:
+    """Create parent/name, or name-2, name-3, ... if taken: never reuse another run's folder."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 10_000):
+        candidate = parent / (name if attempt == 1 else f"{name}-{attempt}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"cannot create a run folder for {name!r} in {parent}")
+
+
+def create_invocation_dir(out: str | Path | None, label: str | None = None,
+                          root: Path = Path("runs")) -> Path:
+    """`--out DIR` as given, else runs/<YYYYmmdd-HHMMSS>[-label]."""
+    if out is not None:
+        path = Path(out)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return _exclusive_dir(root, f"{stamp}-{safe_name(label)}" if label else stamp)
+
+
+class CsvAppender:
+    """A CSV file whose rows are on disk as soon as `write` returns."""
+
+    def __init__(self, path: Path, columns: tuple[str, ...]):
+        self.path = path
+        self._stream = path.open("w", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._stream)
+        self._writer.writerow(columns)
+        self._stream.flush()
+
+    def write(self, rows) -> None:
+        self._writer.writerows(rows)
+        self._stream.flush()
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class RunFolder:
+    """One run's folder: resolved config, metrics, telemetry, run.json."""
+
+    def __init__(self, invocation_dir: Path, config: ExperimentConfig, telemetry: bool):
+        self.path = _exclusive_dir(invocation_dir, safe_name(config.name))
+        write_atomic(self.path / CONFIG_FILE,
+                     yaml.safe_dump(config.to_yaml_dict(), sort_keys=False, allow_unicode=True))
+        self.metrics = CsvAppender(self.path / METRICS_FILE, METRICS_COLUMNS)
+        self.telemetry = (CsvAppender(self.path / TELEMETRY_FILE, TELEMETRY_COLUMNS)
+                          if telemetry else None)
+
+    def write_telemetry(self, rows) -> None:
+        if self.telemetry is not None:
+            self.telemetry.write(rows)
+
+    def write_run_info(self, info: dict) -> None:
+        write_json(self.path / RUN_FILE, info)
+
+    def close(self) -> None:
+        self.metrics.close()
+        if self.telemetry is not None:
+            self.telemetry.close()
+
+
+def json_safe(value):
+    """Plain JSON-ready types: numpy scalars become Python numbers, and non-finite numbers the
+    strings 'nan', 'inf', '-inf' (strict JSON has no NaN; readers turn them back)."""
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()  # numpy scalar
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def write_json(path: Path, data) -> None:
+    """A JSON file written atomically, non-finite numbers as strings (see json_safe)."""
+    write_atomic(path, json.dumps(json_safe(data), indent=2) + "\n")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("tensorflow", "keras", "numpy", "jax", "jaxlib"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def now_iso() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
