@@ -47,10 +47,13 @@ class Code(StrEnum):
     OUTPUT_NOT_PROBABILITIES = "output_not_probabilities"
     UNNORMALIZED_INPUT = "unnormalized_input"
     LARGE_INIT_SCALE = "large_init_scale"
+    DEEP_INIT_COMPOUNDING = "deep_init_compounding"
     MSE_FOR_CLASSIFICATION = "mse_for_classification"
+    SUMMED_LOSS_LARGE_BATCH = "summed_loss_large_batch"
     # Hyper-parameters: causes that the recorded updates reveal.
     LEARNING_RATE_TOO_HIGH = "learning_rate_too_high"
     LEARNING_RATE_TOO_LOW = "learning_rate_too_low"
+    SLOW_PLAIN_GRADIENT_DESCENT = "slow_plain_gradient_descent"
     # How the failure works inside the network (per layer).
     ZERO_GRADIENT = "zero_gradient"
     SYMMETRIC_UNITS = "symmetric_units"
@@ -65,6 +68,7 @@ class Code(StrEnum):
     OUTPUT_COLLAPSE = "output_collapse"
     STUCK_AT_CHANCE = "stuck_at_chance"
     LOSS_NOT_DECREASING = "loss_not_decreasing"
+    UNDERPERFORMING = "underperforming"
 
 
 _TIER_STARTS = (Code.SOFTMAX_IN_HIDDEN_LAYER, Code.LEARNING_RATE_TOO_HIGH, Code.ZERO_GRADIENT,

@@ -132,7 +132,7 @@ def test_finding_rejects_unknown_codes_and_round_trips_through_json():
     data = json.loads(json.dumps(finding.to_dict()))
     assert data["evidence"] == {"loss": "inf", "values": [2]}
     assert Finding.from_dict(data).layer == "L1_dense"
-    assert len(CODES) == len(set(CODES)) == 22
+    assert len(CODES) == len(set(CODES)) == 26
 
 
 def _write_run(run_dir, config, metrics_df, tel, info):
@@ -154,7 +154,7 @@ def test_diagnose_run_dir_reads_the_files_and_writes_diagnosis_json(tmp_path):
     path = write_diagnosis(run_dir, found)
     data = json.loads(path.read_text())
     assert [f["code"] for f in data["findings"]] == codes(found)
-    assert {"code", "severity", "layer", "step", "evidence", "message", "fix"} == set(
+    assert {"code", "severity", "layer", "step", "evidence", "message", "fix", "fixes"} == set(
         data["findings"][0])
     assert not list(run_dir.glob("*.tmp"))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from mnist_doctor.cli import inspect, run
+from mnist_doctor.cli import inspect, run, treat
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,6 +20,7 @@ def main() -> None:
 
 
 main.add_command(run.run)
+main.add_command(treat.treat)
 for command in (inspect.validate, inspect.list_configs, inspect.show, inspect.diagnose,
                 inspect.report):
     main.add_command(command)

@@ -90,16 +90,21 @@ def show(run_dir, per_run, all_columns) -> None:
 @click.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 def diagnose(run_dir) -> None:
-    """Each run's full findings (evidence and fix), recomputed from the files on disk."""
-    from mnist_doctor.doctor.diagnose import diagnose_run_dir
+    """Each run's full findings (evidence and fix), recomputed from the files on disk, and
+    its treatment trials when it was treated."""
+    from mnist_doctor.doctor.diagnose import full_diagnosis
     from mnist_doctor.report.findings_view import findings_renderable
+    from mnist_doctor.report.treatment_table import treatment_table
     from mnist_doctor.runs.layout import find_run_dirs
 
     run_dirs = find_run_dirs(Path(run_dir))
     if not run_dirs:
         raise UsageProblem(f"{run_dir}: no run folders (folders with run.json) found")
     for path in run_dirs:
-        stdout.print(findings_renderable(path.name, diagnose_run_dir(path)))
+        found = full_diagnosis(path)
+        stdout.print(findings_renderable(path.name, found.findings))
+        if found.verdicts is not None:
+            stdout.print(treatment_table(path.name, found.to_dict()))
 
 
 @click.command()

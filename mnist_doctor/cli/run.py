@@ -51,8 +51,13 @@ from mnist_doctor.cli.console import (
               "config hash, rerun failed, interrupted and partial ones.")
 @click.option("--all-columns", is_flag=True, help="Sweep table: show every column, not only "
               "those that differ between grid points.")
+@click.option("--treat", is_flag=True, help="After the runs, run treatment trials: rerun each "
+              "diagnosed run with one fix applied (then the best combination), rank the causes "
+              "by what cures, and write fixed.yaml.")
+@click.option("--trial-steps", type=click.IntRange(min=1), help="With --treat: train each "
+              "trial this many steps instead of the treated run's budget.")
 def run(configs, out, label, data_path, device, backend, no_doctor, quiet, check, junit_path,
-        as_json, jobs, executor, address, resume_dir, all_columns) -> None:
+        as_json, jobs, executor, address, resume_dir, all_columns, treat, trial_steps) -> None:
     """Train each CONFIG, write run folders and print the comparison table."""
     from mnist_doctor.data.mnist import DataError, DataSource
     from mnist_doctor.execution.batch import run_batch
@@ -87,8 +92,26 @@ def run(configs, out, label, data_path, device, backend, no_doctor, quiet, check
         sys.exit(130)
     except RuntimeError as err:  # e.g. --device gpu with no GPU, folder in use, no Ray
         raise UsageProblem(str(err)) from err
+    rows = result.rows
+    if treat:
+        rows = treat_rows(invocation_dir, rows, source, RunOptions(device=device), execution,
+                          reporter, trial_steps)
     sweep = (result.points, result.params, all_columns) if result.is_sweep else None
-    sys.exit(print_results(invocation_dir, result.rows, check, junit_path, as_json, sweep))
+    sys.exit(print_results(invocation_dir, rows, check, junit_path, as_json, sweep, treat))
+
+
+def treat_rows(invocation_dir: Path, rows: list[dict], source, options, execution, reporter,
+               trial_steps: int | None) -> list[dict]:
+    """Treat every finished run; the rows come back with their re-ranked top finding."""
+    from mnist_doctor.execution.treat import treat_batch
+
+    try:
+        return treat_batch(invocation_dir, rows, source, options, execution, reporter,
+                           trial_steps)
+    except KeyboardInterrupt:
+        stderr.print(f"interrupted during treatment trials; the runs are in {invocation_dir}",
+                     soft_wrap=True)
+        sys.exit(130)
 
 
 def execution_for(executor: str, jobs: int | None, address: str | None):
@@ -118,7 +141,7 @@ def invocation_dir_for(out: str | None, label: str | None, resume_dir: str | Non
 
 
 def print_results(invocation_dir: Path, rows: list[dict], check: bool, junit_path: str | None,
-                  as_json: bool, sweep: tuple | None = None) -> int:
+                  as_json: bool, sweep: tuple | None = None, treated: bool = False) -> int:
     """curves.png, then JUnit, then the table or the JSON; returns the exit code."""
     from mnist_doctor.report.junit import write_junit
     from mnist_doctor.report.results import exit_code, json_summary, load_results, with_checks
@@ -141,6 +164,12 @@ def print_results(invocation_dir: Path, rows: list[dict], check: bool, junit_pat
             points, params, all_columns = sweep
             stdout.print(points_table(points, params, f"mnist-doctor sweep: {invocation_dir}",
                                       all_columns))
+        if treated:
+            from mnist_doctor.report.treatment_table import treatment_table
+
+            for result in results:
+                if result.treatment:
+                    stdout.print(treatment_table(result.name, result.treatment))
     return exit_code(results, check)
 
 

@@ -29,8 +29,8 @@ METRICS = {
     "train_loss": ("final", "train_loss"),
     "wall_seconds": (None, "wall_seconds"),
 }
-CODE_KEYS = ("diagnosis", "no_diagnosis")
-EXPECT_KEYS = (*METRICS, "nan", *CODE_KEYS)
+CODE_KEYS = ("diagnosis", "no_diagnosis", "cured_by")
+EXPECT_KEYS = (*METRICS, "nan", "root_cause", *CODE_KEYS)
 BOUND_KEYS = ("min", "max")
 
 
@@ -59,6 +59,8 @@ class Expect:
     nan: bool | None = None
     diagnosis: tuple[str, ...] = ()
     no_diagnosis: tuple[str, ...] = ()
+    root_cause: str | None = None       # the first finding after ranking (trials, if any)
+    cured_by: tuple[str, ...] = ()      # findings whose fix a treatment trial showed cures
 
     def to_yaml(self) -> dict:
         """The block as a user writes it, so the resolved config.yaml loads back unchanged."""
@@ -68,6 +70,8 @@ class Expect:
                                  if getattr(bound, k) is not None}
         if self.nan is not None:
             out["nan"] = self.nan
+        if self.root_cause is not None:
+            out["root_cause"] = self.root_cause
         for key in CODE_KEYS:
             if getattr(self, key):
                 out[key] = list(getattr(self, key))
@@ -103,7 +107,11 @@ def parse_expect(raw: Any, problem: Problem, key: str = "expect") -> Expect | No
     codes = {k: _parse_codes(raw.get(k), problem, f"{key}.{k}") for k in CODE_KEYS}
     for code in sorted(set(codes["diagnosis"]) & set(codes["no_diagnosis"])):
         problem(f"{key}.no_diagnosis", f"{code!r} is also listed under {key}.diagnosis")
-    return Expect(bounds=tuple(bounds), nan=nan, **codes)
+    root = raw.get("root_cause")
+    if root is not None and root not in CODES:
+        problem(f"{key}.root_cause", f"unknown finding code {root!r}{did_you_mean(root, CODES)}")
+        root = None
+    return Expect(bounds=tuple(bounds), nan=nan, root_cause=root, **codes)
 
 
 def _parse_bound(metric: str, raw: Any, problem: Problem, key: str) -> Bound | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from mnist_doctor.config.expect import METRICS, Bound, Expect
 from mnist_doctor.runs.layout import DIAGNOSIS_FILE
-from mnist_doctor.runs.read import read_findings
+from mnist_doctor.runs.read import read_findings, read_treatment
 from mnist_doctor.vocabulary import RunStatus
 
 
@@ -31,7 +31,8 @@ class Check:
 
 
 
-def evaluate_expectations(expect: Expect, run_info: dict, findings: list) -> list[Check]:
+def evaluate_expectations(expect: Expect, run_info: dict, findings: list,
+                          trials: list[dict] | None = None) -> list[Check]:
     """One Check per clause of `expect`, from run.json's fields and the run's findings.
 
     `run_info` is the run.json mapping (non-finite numbers may be floats or the strings
@@ -43,7 +44,28 @@ def evaluate_expectations(expect: Expect, run_info: dict, findings: list) -> lis
     found = [_code_of(finding) for finding in findings]
     checks += [_check_present(code, found) for code in expect.diagnosis]
     checks += [_check_absent(code, found) for code in expect.no_diagnosis]
+    if expect.root_cause is not None:
+        checks.append(_check_root_cause(expect.root_cause, found))
+    checks += [_check_cured(code, trials or []) for code in expect.cured_by]
     return checks
+
+
+def _check_root_cause(code: str, found: list[str]) -> Check:
+    first = found[0] if found else "none"
+    return Check(f"root_cause: {code}", first == code, f"first finding {first}")
+
+
+def _check_cured(code: str, trials: list[dict]) -> Check:
+    clause = f"cured_by: {code}"
+    if not trials:
+        return Check(clause, False, "no treatment trials ran (run with --treat)")
+    cures = [t for t in trials if t.get("verdict") == "cures" and code in (t.get("codes") or [])]
+    if cures:
+        return Check(clause, True, f"{cures[0].get('fix')} cures: test accuracy "
+                     f"{_number(float(cures[0].get('test_accuracy_after') or 0.0))}")
+    tried = [t for t in trials if code in (t.get("codes") or [])]
+    detail = ", ".join(f"{t.get('fix')}: {t.get('verdict')}" for t in tried) or "never tried"
+    return Check(clause, False, f"no trial of {code}'s fix cures ({detail})")
 
 
 def check_run(expect: Expect, run_info: dict, run_dir: Path) -> list[dict]:
@@ -53,7 +75,9 @@ def check_run(expect: Expect, run_info: dict, run_dir: Path) -> list[dict]:
     shows up as a failing `diagnosis:` check rather than a crash).
     """
     findings = read_findings(Path(run_dir) / DIAGNOSIS_FILE)
-    return [check.to_dict() for check in evaluate_expectations(expect, run_info, findings)]
+    trials = read_treatment(Path(run_dir) / DIAGNOSIS_FILE).get("treatments")
+    return [check.to_dict()
+            for check in evaluate_expectations(expect, run_info, findings, trials)]
 
 
 def metric_value(run_info: dict, metric: str) -> float | None:

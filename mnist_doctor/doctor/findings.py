@@ -16,6 +16,23 @@ from mnist_doctor.vocabulary import (
 
 
 @dataclass(frozen=True)
+class Fix:
+    """One machine-applicable repair: dotted config keys to new values (the `matrix:` language),
+    a short folder-safe name for its trial, and what it changes in words."""
+
+    name: str
+    changes: dict
+    summary: str
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "changes": json_safe(self.changes), "summary": self.summary}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Fix:
+        return cls(str(data["name"]), dict(data.get("changes") or {}), str(data.get("summary", "")))
+
+
+@dataclass(frozen=True)
 class Finding:
     """One diagnosed problem: what, where, when, the numbers that show it, and the fix."""
 
@@ -26,6 +43,7 @@ class Finding:
     layer: str | None = None
     step: int | None = None
     evidence: dict = field(default_factory=dict)
+    fixes: tuple[Fix, ...] = ()  # the `fix` sentence as config changes; trials decide among them
 
     def __post_init__(self):
         if self.code not in CODES:
@@ -44,10 +62,12 @@ class Finding:
             "evidence": json_safe(self.evidence),
             "message": self.message,
             "fix": self.fix,
+            "fixes": [fix.to_dict() for fix in self.fixes],
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> Finding:
         return cls(code=data["code"], severity=data["severity"], message=data["message"],
                    fix=data["fix"], layer=data.get("layer"), step=data.get("step"),
-                   evidence=dict(data.get("evidence") or {}))
+                   evidence=dict(data.get("evidence") or {}),
+                   fixes=tuple(Fix.from_dict(fix) for fix in data.get("fixes") or ()))

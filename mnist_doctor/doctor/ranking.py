@@ -27,22 +27,23 @@ _TIER = {
 }
 
 
-# Failures each config warning can cause on its own. When a run shows one of them and the
-# config has no outright error, the warning is the likely root cause and becomes an error.
+# The mechanisms through which each config warning makes a run fail. A warning becomes the
+# error to fix first only when the run shows one of them; a symptom any cause can produce (a
+# flat loss, an output stuck at one class) is no evidence for a particular warning.
 EXPLAINS = {
-    "unnormalized_input": {"nan_loss", "diverging_loss", "oscillating_loss",
-                           "exploding_gradients", "saturated_activations", "dead_relu",
-                           "learning_rate_too_high", "stuck_at_chance", "output_collapse",
-                           "loss_not_decreasing"},
-    "large_init_scale": {"nan_loss", "diverging_loss", "exploding_gradients",
-                         "saturated_activations", "dead_relu", "vanishing_gradients",
-                         "stuck_at_chance", "output_collapse", "loss_not_decreasing"},
-    "constant_init": {"symmetric_units", "zero_gradient", "dead_relu", "stuck_at_chance",
-                      "output_collapse", "loss_not_decreasing"},
-    "mse_for_classification": {"loss_not_decreasing", "stuck_at_chance", "output_collapse",
-                               "vanishing_gradients", "saturated_activations",
-                               "learning_rate_too_low"},
+    "unnormalized_input": {"saturated_activations", "exploding_gradients", "dead_relu",
+                           "learning_rate_too_high", "diverging_loss", "nan_loss"},
+    "large_init_scale": {"saturated_activations", "exploding_gradients", "dead_relu",
+                         "vanishing_gradients", "nan_loss"},
+    "deep_init_compounding": {"saturated_activations", "exploding_gradients", "dead_relu",
+                              "vanishing_gradients", "nan_loss"},
+    "constant_init": {"symmetric_units", "zero_gradient"},
+    "mse_for_classification": {"vanishing_gradients", "saturated_activations"},
+    "summed_loss_large_batch": {"learning_rate_too_high", "diverging_loss", "exploding_gradients",
+                                "dead_relu", "nan_loss"},
 }
+
+
 def order_key(finding: Finding) -> tuple:
     """Errors first; within a severity, causes before symptoms; then the earliest step."""
     step = -1 if finding.step is None else finding.step  # static findings: before training

@@ -16,6 +16,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from mnist_doctor.config.changes import describe_changes
 from mnist_doctor.report.plots import plot_curves
 from mnist_doctor.runs.read import RunRecord, read_runs
 
@@ -114,6 +115,7 @@ def run_section(index: int, run: RunRecord) -> str:
         _facts(run.run_json),
         "<h3>Diagnosis</h3>",
         findings_table(run.findings),
+        *treatment_html(run.treatment),
         "<h3>Expectations</h3>",
         checks_list(run.checks),
         "<h3>Config</h3>",
@@ -121,6 +123,26 @@ def run_section(index: int, run: RunRecord) -> str:
         else '<p class="muted">no config.yaml</p>',
         "</section>",
     ])
+
+
+def treatment_html(treatment: dict[str, Any]) -> list[str]:
+    """The trials table and the root-cause sentence; nothing for an untreated run."""
+    trials = treatment.get("treatments") or []
+    if not treatment:
+        return []
+    rows = "".join(
+        f"<tr><td>{_esc(t.get('fix'))}</td><td>{_esc(describe_changes(t.get('changes') or {}))}"
+        f"</td><td class=\"num\">{_format_value(t.get('test_accuracy_before'), '.4f')} &rarr; "
+        f"{_format_value(t.get('test_accuracy_after'), '.4f')}</td>"
+        f"<td>{_esc(t.get('first_nan_step') if t.get('first_nan_step') is not None else '-')}"
+        f"</td><td>{_esc(', '.join(t.get('errors_after') or []) or '-')}</td>"
+        f"<td>{_esc(t.get('verdict'))}</td></tr>" for t in trials)
+    head = ("<th>fix</th><th>what it changes</th><th>test acc before &rarr; after</th>"
+            "<th>NaN step</th><th>errors after</th><th>verdict</th>")
+    return ["<h3>Treatment trials</h3>",
+            f"<p><strong>{_esc(treatment.get('verdict'))}</strong></p>",
+            _table('class="treatments"', head, rows) if trials else
+            '<p class="muted">no trial needed</p>']
 
 
 def findings_table(findings: list[dict[str, Any]]) -> str:

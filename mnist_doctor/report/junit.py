@@ -66,6 +66,14 @@ def _testcase(result: RunResult) -> ET.Element:
     out = ET.SubElement(case, "system-out")
     out.text = (f"status: {result.status}\nrun_dir: {result.run_dir}\n"
                 f"diagnosis: {', '.join(result.diagnosis) or 'none'}\n")
+    if result.treatment:
+        out.text += f"treatment: {result.treatment.get('verdict') or ''}\n"
+        properties = ET.Element("properties")
+        for key in ("root_cause", "best_trial"):
+            value = result.treatment.get(key)
+            text = ",".join(value) if isinstance(value, list) else str(value or "")
+            ET.SubElement(properties, "property", {"name": key, "value": text})
+        case.insert(0, properties)
     return case
 
 

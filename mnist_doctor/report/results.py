@@ -35,6 +35,7 @@ class RunResult:
     checks: tuple[dict, ...] = ()
     error: str | None = None
     wall_seconds: float | None = None
+    treatment: dict = field(default_factory=dict)
 
     @property
     def failed_checks(self) -> list[dict]:
@@ -49,7 +50,7 @@ class RunResult:
         return {"name": self.name, "status": self.status, "run_dir": str(self.run_dir),
                 "config_path": self.config_path, "metrics": self.metrics,
                 "diagnosis": list(self.diagnosis), "checks": list(self.checks),
-                "error": self.error}
+                "error": self.error, **({"treatment": self.treatment} if self.treatment else {})}
 
 
 def load_results(invocation_dir: Path, rows: list[dict]) -> list[RunResult]:
@@ -73,6 +74,7 @@ def read_result(run_dir: Path, row: dict | None = None) -> RunResult:
         diagnosis=tuple(str(f.get("code")) for f in record.findings if f.get("code")),
         checks=tuple(record.checks), error=info.get("error"),
         wall_seconds=_finite(as_float(metrics["wall_seconds"])),
+        treatment=record.treatment,
     )
 
 

@@ -15,6 +15,9 @@ TELEMETRY_FILE = "telemetry.csv"   # the doctor's probes, long form
 RUN_FILE = "run.json"              # status, seed, versions, device, final metrics
 DIAGNOSIS_FILE = "diagnosis.json"  # findings, root cause first
 DIAGNOSIS_ERROR_FILE = "diagnosis_error.txt"  # the doctor itself failed on this run
+TREATMENTS_DIR = "treatments"      # the run's treatment trials: an invocation folder of runs
+TREATMENT_PLAN_FILE = "plan.json"  # in TREATMENTS_DIR: which fix each trial applied, and why
+FIXED_FILE = "fixed.yaml"          # the best verified config, written next to the run
 # Files of one invocation folder.
 SUMMARY_FILE = "summary.csv"
 POINTS_FILE = "summary_points.csv"

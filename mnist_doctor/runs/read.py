@@ -39,6 +39,7 @@ class RunRecord:
     config_text: str = ""
     findings: list[dict[str, Any]] = field(default_factory=list)
     checks: list[dict[str, Any]] = field(default_factory=list)
+    treatment: dict[str, Any] = field(default_factory=dict)  # diagnosis.json's trials, if any
 
     @property
     def status(self) -> str:
@@ -70,6 +71,7 @@ def read_run(run_dir: Path) -> RunRecord:
         metrics=read_metrics(run_dir / METRICS_FILE),
         config_text=_read_text(run_dir / CONFIG_FILE),
         findings=read_findings(run_dir / DIAGNOSIS_FILE),
+        treatment=read_treatment(run_dir / DIAGNOSIS_FILE),
         checks=[c for c in checks if isinstance(c, dict)] if isinstance(checks, list) else [],
     )
 
@@ -89,14 +91,27 @@ def read_metrics(path: Path) -> pd.DataFrame:
     return frame.sort_values("step", kind="stable").reset_index(drop=True)
 
 
+def _read_diagnosis(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def read_findings(path: Path) -> list[dict[str, Any]]:
     """diagnosis.json's findings, root cause first; empty when absent or unreadable."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    findings = data.get("findings") if isinstance(data, dict) else None
+    findings = _read_diagnosis(path).get("findings")
     return [f for f in findings if isinstance(f, dict)] if isinstance(findings, list) else []
+
+
+def read_treatment(path: Path) -> dict[str, Any]:
+    """diagnosis.json's treatment part (root_cause, verdict, best_trial, treatments); empty
+    when the run was not treated."""
+    data = _read_diagnosis(path)
+    if not isinstance(data.get("treatments"), list):
+        return {}
+    return {key: data.get(key) for key in ("root_cause", "verdict", "best_trial", "treatments")}
 
 
 def read_run_json(run_dir: Path) -> dict[str, Any] | None:

@@ -73,6 +73,20 @@ def read_summary(invocation_dir: Path) -> list[dict]:
     return rows
 
 
+def refresh_diagnosis_cells(invocation_dir: Path) -> None:
+    """Rewrite summary.csv's Diagnosis cells from each run's diagnosis.json (after treatment
+    trials re-ranked a run's findings); nothing to do without a summary.csv."""
+    path = Path(invocation_dir) / SUMMARY_FILE
+    if not path.is_file():
+        return
+    with path.open(newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    for row in rows:
+        row["diagnosis"] = _top_finding(Path(invocation_dir) / row.get("run_dir", "")) \
+            or row.get("diagnosis", "")
+    write_summary(Path(invocation_dir), rows)
+
+
 def top_severity(run_dir: Path) -> str:
     """The severity of a run's first finding; '' when it has none or none can be read."""
     findings = read_findings(run_dir / DIAGNOSIS_FILE)

@@ -21,6 +21,14 @@ LARGE_INIT_FACTOR = 3.0
 TRUNCATED_NORMAL_STD_FACTOR = 0.8796
 # Activations whose slope at 0 is non-zero, so a zero-initialised layer still passes gradient.
 _PASSES_GRADIENT_AT_ZERO = ("linear", "sigmoid", "tanh", "elu", "leaky_relu", "gelu")
+RELU_LIKE = ("relu", "leaky_relu", "elu", "gelu")
+# Init gains multiplying to 10x (or 1/10) over at least 3 layers: the signal at the output is an
+# order of magnitude off before training starts.
+COMPOUND_LIMIT = 10.0
+COMPOUND_MIN_LAYERS = 3
+# SGD with a summed loss steps lr x batch per unit of mean gradient; beyond 1 a 784-input layer
+# overshoots at once (a step of 1 on the mean loss already diverges most MNIST nets).
+SUMMED_STEP_LIMIT = 1.0
 
 
 def _trainable(config: ExperimentConfig) -> list[tuple[int, Layer]]:
@@ -199,6 +207,73 @@ def large_init_scale(config: ExperimentConfig) -> list[Finding]:
     )]
 
 
+def _init_std(layer: Layer, fan_in: int) -> float | None:
+    """The spread of a layer's initial weights: drawn, or from a named scaled initialiser."""
+    rms = _init_rms(layer.kernel_init)
+    if rms is not None:
+        return rms
+    fan_out = (layer.units or 0) if layer.type == "dense" else \
+        (layer.filters or 0) * layer.kernel_size ** 2
+    name = layer.kernel_init.name
+    if name.startswith("he_"):
+        return math.sqrt(2 / fan_in)
+    if name.startswith("glorot_"):
+        return math.sqrt(2 / (fan_in + fan_out))
+    return math.sqrt(1 / fan_in) if name == "lecun_normal" else None
+
+
+def deep_init_compounding(config: ExperimentConfig) -> list[Finding]:
+    """Each layer scales the signal by its init spread over the spread that keeps it steady
+    (He's sqrt(2/fan_in) before ReLU-like units, sqrt(1/fan_in) before the rest); over
+    several layers these gains multiply. A gain of 2 per layer is harmless alone and 32x over
+    five layers: the forward signal explodes (or, below 1, fades) although no single layer
+    looks wrong."""
+    fans, gains = fan_ins(config), {}
+    for index, layer in enumerate(config.layers):
+        if not layer.trainable or layer.kernel_init.is_constant:
+            continue
+        std = _init_std(layer, fans[index])
+        if std is None:
+            return []
+        steady = math.sqrt((2 if layer.activation in RELU_LIKE else 1) / fans[index])
+        gains[layer_label(index, layer)] = round(std / steady, 3)
+    product = math.prod(gains.values())
+    if len(gains) < COMPOUND_MIN_LAYERS or 1 / COMPOUND_LIMIT < product < COMPOUND_LIMIT:
+        return []
+    way = "grows" if product > 1 else "shrinks"
+    return [Finding(
+        "deep_init_compounding", "warning",
+        evidence={"gains": gains, "product": round(product, 4), "limit": COMPOUND_LIMIT},
+        message=(f"The initial weights scale the signal by "
+                 f"{', '.join(f'{g:g}' for g in gains.values())} layer by layer "
+                 f"({len(gains)} layers): together it {way} {product:.3g}x "
+                 "from input to output, so the deep layers start saturated or exploding (or "
+                 "silent) although each layer's spread looks moderate."),
+        fix="Use kernel_init: he_normal (relu) or glorot_uniform (sigmoid/tanh/softmax) in "
+            "every layer, which keeps each layer's gain near 1.",
+    )]
+
+
+def summed_loss_large_batch(config: ExperimentConfig) -> list[Finding]:
+    """A loss summed over the batch makes every gradient `batch_size` times the mean's: plain
+    or momentum SGD then steps lr * batch_size. Adaptive optimisers divide the scale out."""
+    effective = config.optimizer.learning_rate * config.train.batch_size
+    if config.loss_reduction != "sum" or config.optimizer.name != "sgd" \
+            or effective < SUMMED_STEP_LIMIT:
+        return []
+    return [Finding(
+        "summed_loss_large_batch", "warning",
+        evidence={"loss_reduction": "sum", "batch_size": config.train.batch_size,
+                  "learning_rate": config.optimizer.learning_rate,
+                  "effective_learning_rate": effective, "limit": SUMMED_STEP_LIMIT},
+        message=(f"The loss is summed over batches of {config.train.batch_size}, so SGD's step "
+                 f"is {config.optimizer.learning_rate:g} x {config.train.batch_size} = "
+                 f"{effective:g} per unit of the mean loss's gradient: far larger than the "
+                 "learning rate suggests."),
+        fix="Set loss_reduction: mean (or divide the learning rate by the batch size).",
+    )]
+
+
 def mse_for_classification(config: ExperimentConfig) -> list[Finding]:
     """MSE on one-hot labels gives weak gradients once outputs saturate, and with softmax
     it learns far slower than cross-entropy; it still works, hence a warning."""
@@ -215,7 +290,7 @@ def mse_for_classification(config: ExperimentConfig) -> list[Finding]:
 
 STATIC_RULES = (softmax_in_hidden_layer, constant_init, missing_activation, double_softmax,
                 output_not_probabilities, unnormalized_input, large_init_scale,
-                mse_for_classification)
+                deep_init_compounding, mse_for_classification, summed_loss_large_batch)
 
 
 def static_findings(config: ExperimentConfig) -> list[Finding]:

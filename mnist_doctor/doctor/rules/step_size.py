@@ -12,7 +12,7 @@ from mnist_doctor.doctor.evidence import (
     steps_done,
 )
 from mnist_doctor.doctor.findings import Finding
-from mnist_doctor.doctor.rules.layers import dead_relu, symmetric_units
+from mnist_doctor.doctor.rules.layers import dead_relu, saturated_activations, symmetric_units
 from mnist_doctor.doctor.rules.outcome import diverging_loss, oscillating_loss
 
 # TheDeepChecker (Ben Braiek & Khomh): healthy log10(|dW|/|W|) lies in [-4, -1].
@@ -68,8 +68,13 @@ def learning_rate_too_high(run: RunData) -> list[Finding]:
 
 def learning_rate_too_low(run: RunData) -> list[Finding]:
     """Even the fastest-moving layer crawls: below 1e-4 per step, or too little in total for
-    the run's step budget. One slow layer among fast ones is vanishing_gradients instead."""
-    medians = median_update_ratios(run)
+    the run's step budget. One slow layer among fast ones is vanishing_gradients instead.
+    Saturated layers are left out: their flat activations make the updates tiny whatever the
+    step (a too-large step is what often saturates them), so they say nothing about it."""
+    saturated = {layer for finding in saturated_activations(run)
+                 for layer in finding.evidence.get("layers", {})}
+    medians = {layer: ratio for layer, ratio in median_update_ratios(run).items()
+               if layer not in saturated}
     if not medians or outcome_severity(run) == "info":
         return []
     layer = max(medians, key=medians.get)
