@@ -128,7 +128,8 @@ def test_a_finished_stepper_leaves_no_traced_graph_behind(write_config):
     import numpy as np
     from tensorflow.python.framework.func_graph import FuncGraph
 
-    from mnist_doctor.model.build import build_model, make_loss, make_optimizer
+    from mnist_doctor.model.build import build_model, make_optimizer
+    from mnist_doctor.model.losses import make_loss
     from mnist_doctor.train.tensorflow_backend import Stepper
 
     def graphs():

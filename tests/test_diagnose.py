@@ -93,6 +93,13 @@ def test_a_config_warning_that_explains_the_failure_becomes_the_root_cause():
     assert found[1].code == "nan_loss" and found[1].layer == "L0_dense"
 
 
+def test_a_symptom_any_cause_produces_does_not_promote_a_config_warning():
+    """Stuck at chance says nothing about the pixels; only their own mechanism does."""
+    found = diagnose(make_config(data={"normalize": False}), STUCK, None, COMPLETED)
+    warning = next(f for f in found if f.code == "unnormalized_input")
+    assert warning.severity == "warning" and codes(found)[0] == "stuck_at_chance"
+
+
 def test_a_config_warning_stays_a_warning_when_the_run_learned():
     found = diagnose(make_config(data={"normalize": False}), LEARNED, None, COMPLETED)
     assert [(f.code, f.severity) for f in found] == [("unnormalized_input", "warning")]

@@ -93,9 +93,16 @@ def test_nan_loss_names_the_step_and_the_first_nonfinite_layer():
 
 
 def test_nan_loss_from_log_of_zero_blames_the_loss_not_a_layer():
-    (finding,) = outcome.nan_loss(make_run(first_nan_step=7, first_nonfinite_layer="loss"))
+    naive = make_config(loss="naive_log")
+    (finding,) = outcome.nan_loss(make_run(config=naive, first_nan_step=7,
+                                           first_nonfinite_layer="loss"))
     assert finding.layer is None and "log(0)" in finding.message
     assert "logits_crossentropy" in finding.fix
+
+
+def test_nan_loss_in_clipped_crossentropy_is_a_zero_sum_not_a_log_of_zero():
+    (finding,) = outcome.nan_loss(make_run(first_nan_step=7, first_nonfinite_layer="loss"))
+    assert "log(0)" not in finding.message and "0/0" in finding.message
 
 
 def test_nan_loss_in_mse_is_an_overflow_not_a_log_of_zero():
@@ -294,6 +301,16 @@ def test_learning_rate_too_low_when_the_whole_run_cannot_move_the_weights_10_per
     assert codes(found) == (["learning_rate_too_low"] if fires else [])
     if fires:
         assert "0.001 to 0.01" in found[0].fix and "100 steps" in found[0].message
+
+
+def test_tiny_updates_of_saturated_units_are_not_a_too_low_learning_rate():
+    sigmoid = make_config([{**MLP[0], "activation": "sigmoid"}, MLP[1]])
+    tiny = {"L0_dense__update_ratio": 1e-6, "L1_dense__update_ratio": 1e-6}
+    saturated = with_values(**tiny, L0_dense__preact_large_frac=0.9)
+    assert step_size.learning_rate_too_low(make_run(saturated, config=sigmoid,
+                                                    metrics_df=FAILED)) == []
+    unsaturated = make_run(with_values(**tiny), config=sigmoid, metrics_df=FAILED)
+    assert codes(step_size.learning_rate_too_low(unsaturated)) == ["learning_rate_too_low"]
 
 
 def test_learning_rate_rules_ignore_runs_that_learned_and_zero_gradient_layers():

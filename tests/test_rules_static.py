@@ -85,7 +85,11 @@ def test_double_softmax_only_with_logits_crossentropy():
 @pytest.mark.parametrize(("activation", "loss", "fires"), [
     ("linear", "crossentropy", True), ("sigmoid", "naive_log", True),
     ("softmax", "naive_log", False), ("sigmoid", "mse", False),
-    ("linear", "logits_crossentropy", False),
+    ("linear", "logits_crossentropy", False), ("relu", "crossentropy", True),
+    ("tanh", "crossentropy", True),
+    # crossentropy renormalises the outputs (Keras 2), so positive sigmoid outputs are read
+    # as a distribution; naive_log reads them raw.
+    ("sigmoid", "crossentropy", False),
 ])
 def test_output_not_probabilities(activation, loss, fires):
     found = rs.output_not_probabilities(config(RELU, {**OUT, "activation": activation},
@@ -150,3 +154,27 @@ def test_conv_fan_in_is_kernel_area_times_channels():
     # fan_in 9: He std 0.47, so std 1 is only 2.1x
     found = rs.large_init_scale(config(wide, {"type": "flatten"}, OUT, data={"flatten": False}))
     assert found == []
+
+
+def test_init_gains_that_multiply_over_depth_but_not_a_moderate_net():
+    # stddev 0.1 is 2x He's sqrt(2/200) = 0.1: harmless in one layer, 2^4 = 16x over four
+    wide = [{"type": "dense", "units": 200, "activation": "relu",
+             "kernel_init": {"normal": {"stddev": 0.1 * (0.5 if i == 0 else 2.0)}}}
+            for i in range(4)]
+    (finding,) = rs.deep_init_compounding(config(*wide, OUT))
+    assert finding.code == "deep_init_compounding" and finding.evidence["product"] > 10
+    assert rs.large_init_scale(config(*wide, OUT)) == []  # no single layer is 3x off
+    he = [{**layer, "kernel_init": "he_normal"} for layer in wide]
+    assert rs.deep_init_compounding(config(*he, OUT)) == []
+    assert rs.deep_init_compounding(config(*wide[:1], OUT)) == []  # too shallow to compound
+
+
+def test_a_summed_loss_multiplies_sgds_step_by_the_batch_but_not_adams():
+    summed = {"loss_reduction": "sum", "optimizer": {"name": "sgd", "learning_rate": 0.05},
+              "train": {"steps": 100, "batch_size": 100}}
+    (finding,) = rs.summed_loss_large_batch(config(RELU, OUT, **summed))
+    assert finding.evidence["effective_learning_rate"] == pytest.approx(5.0)
+    adam = {**summed, "optimizer": {"name": "adam", "learning_rate": 0.05}}
+    assert rs.summed_loss_large_batch(config(RELU, OUT, **adam)) == []
+    small = {**summed, "train": {"steps": 100, "batch_size": 10}}
+    assert rs.summed_loss_large_batch(config(RELU, OUT, **small)) == []

@@ -11,7 +11,7 @@ import pytest
 from mnist_doctor.config import load_config, parse_config
 from mnist_doctor.data.mnist import DataSource
 from mnist_doctor.execution.batch import run_batch
-from mnist_doctor.execution.runner import RunInterrupted
+from mnist_doctor.execution.runner import RunInterrupted, RunOptions
 from mnist_doctor.train.schedule import batch_stream, eval_steps, probe_steps
 
 
@@ -102,6 +102,32 @@ def test_nan_run_is_recorded_and_the_sweep_goes_on(write_config, run):
     assert info["first_nan_step"] >= 1 and info["first_nonfinite_layer"] is not None
     last = read_csv(out / "nan" / "metrics.csv")[-1]
     assert last["nan"] == "1" and last["train_loss"] == "nan"
+
+
+def test_a_diverged_run_records_the_same_whether_the_doctor_is_on_or_off(write_config, tmp_path):
+    """The run stops at exactly the first non-finite step in both modes, whatever the probe
+    and chunk boundaries, and names where the non-finite value appeared either way."""
+    config = load_config(write_config(
+        "diverge", data={"train_subset": 600}, loss="naive_log",
+        optimizer={"name": "adam", "learning_rate": 0.2},
+        train={"batch_size": 50, "steps": 200, "eval_every": 50}))
+    records = {}
+    for doctor in (True, False):
+        out = tmp_path / f"doctor-{doctor}"
+        run_batch([config], out, DataSource(None), RunOptions(doctor=doctor))
+        info = json.loads((out / "diverge" / "run.json").read_text())
+        metrics = [{k: v for k, v in row.items() if k != "seconds"}
+                   for row in read_csv(out / "diverge" / "metrics.csv")]
+        records[doctor] = info, metrics
+    (on, on_rows), (off, off_rows) = records[True], records[False]
+    assert on["status"] == off["status"] == "diverged"
+    assert on_rows == off_rows
+    assert on["steps_completed"] == off["steps_completed"] == on["first_nan_step"]
+    assert int(on_rows[-1]["step"]) == on["first_nan_step"] and on_rows[-1]["nan"] == "1"
+    for key in ("first_nan_step", "first_nan_epoch", "epochs_completed", "first_nonfinite_layer"):
+        assert on[key] == off[key], key
+    assert on["first_nonfinite_layer"] is not None
+    assert on["first_nan_step"] % 50 and on["first_nan_step"] > 4  # mid-chunk, past the probes
 
 
 def test_failed_run_is_data(write_config, run, monkeypatch):

@@ -90,7 +90,8 @@ def _backend() -> str:
 
 
 def _train(config, source, folder, options, reporter, info):
-    from mnist_doctor.model.build import build_model, make_loss, make_optimizer
+    from mnist_doctor.model.build import build_model, make_optimizer
+    from mnist_doctor.model.losses import make_loss
     from mnist_doctor.train import backends
     from mnist_doctor.train.schedule import STEPS_PER_CALL, batch_shapes, total_steps
     from mnist_doctor.train.trainer import Trainer

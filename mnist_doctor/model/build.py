@@ -1,4 +1,4 @@
-"""Config layers -> a keras.Sequential, and the four losses exactly as the issue defines them.
+"""Config layers -> a keras.Sequential and its optimiser (losses: mnist_doctor/model/losses.py).
 
 Every activation is its own `Activation` layer after a linear Dense/Conv2D, so the doctor can
 read pre-activations (z) and activations separately; numerically this is the same network.
@@ -75,25 +75,6 @@ def make_initializer(spec: Initializer) -> keras.initializers.Initializer | str:
     if spec.name == "uniform":
         return keras.initializers.RandomUniform(spec.low, spec.high)
     return spec.name
-
-
-def make_loss(config: ExperimentConfig):
-    """Per-example loss(y_true, y_pred) -> shape (batch,). Reduction is applied by training."""
-    if config.loss == "naive_log":
-        epsilon = config.loss_epsilon
-
-        def naive_log(y_true, y_pred):
-            # Literally -sum(y * log(p)) as forum code writes it: no clipping, so a
-            # probability that underflows to 0 gives log(0) = -inf and 0 * -inf = nan.
-            return -ops.sum(y_true * ops.log(y_pred + epsilon), axis=-1)
-
-        return naive_log
-    if config.loss == "crossentropy":
-        return lambda y_true, y_pred: keras.losses.categorical_crossentropy(y_true, y_pred)
-    if config.loss == "logits_crossentropy":
-        return lambda y_true, y_pred: keras.losses.categorical_crossentropy(
-            y_true, y_pred, from_logits=True)
-    return lambda y_true, y_pred: ops.mean(ops.square(y_true - y_pred), axis=-1)
 
 
 def make_optimizer(config: ExperimentConfig) -> keras.optimizers.Optimizer:

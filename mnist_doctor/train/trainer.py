@@ -2,8 +2,9 @@
 
 Training runs in compiled chunks
 between "boundaries": evaluation steps, probe steps and the step after each probe (to measure
-one real update). A non-finite loss stops the run: the row is recorded, the failing batch is
-replayed from the chunk's snapshot and probed to find the first layer that went non-finite.
+one real update). A non-finite loss stops the run at exactly that step: the chunk is replayed
+from its snapshot up to the failing batch, which is probed to find the first layer that went
+non-finite, and the last row is recorded at the failing step, the doctor on or off.
 """
 
 from __future__ import annotations
@@ -108,12 +109,12 @@ class Trainer:
         """Run updates up to `target`; False when a non-finite loss stopped the run."""
         while self.step < target:
             indices = self._next_chunk(target - self.step)
-            snapshot = self.stepper.snapshot() if self.doctor else None
+            snapshot = self.stepper.snapshot()  # doctor or not: a NaN is replayed exactly
             result = self.stepper.run(padded(indices), len(indices))
-            self.window.add(result, indices)
             if result.first_nonfinite >= 0:
                 self._diverged(result.first_nonfinite, indices, snapshot)
                 return False
+            self.window.add(result, indices)
             self.step += len(indices)
             self.progress(self.step, self.total, *self.window.means())
         return True
@@ -189,22 +190,29 @@ class Trainer:
 
     # -- divergence ----------------------------------------------------------------------
     def _diverged(self, index_in_chunk: int, indices, snapshot) -> None:
-        self.step += len(indices)
-        first = self.step - len(indices) + index_in_chunk + 1
-        self.outcome.status = RunStatus.DIVERGED
-        self.outcome.first_nan_step = first
-        self.outcome.first_nan_epoch = round(self._epochs(first), 4)
-        self._evaluate()
-        if self.doctor:
-            self._timed(lambda: self._localise(first, index_in_chunk, indices, snapshot))
-
-    def _localise(self, first: int, index_in_chunk: int, indices, snapshot) -> None:
-        """Replay the chunk up to the failing batch and probe that batch."""
+        """Stop at exactly the first non-finite step, whatever the chunk or probe boundaries
+        (so with or without the doctor): replay the chunk from its snapshot up to the failing
+        batch, probe that batch to find where the non-finite value first appears, run the
+        failing update, and record the row at that step."""
         self.stepper.restore(snapshot)
         if index_in_chunk:
-            self.stepper.run(padded(indices[:index_in_chunk]), index_in_chunk)
+            self._replay(indices[:index_in_chunk])
         failing = indices[index_in_chunk]
+        self._timed(lambda: self._localise(self.step + 1, failing))
+        self._replay([failing])
+        self.outcome.status = RunStatus.DIVERGED
+        self.outcome.first_nan_step = self.step
+        self.outcome.first_nan_epoch = round(self._epochs(self.step), 4)
+        self._evaluate()
+
+    def _replay(self, indices) -> None:
+        self.window.add(self.stepper.run(padded(indices), len(indices)), indices)
+        self.step += len(indices)
+
+    def _localise(self, step: int, failing: np.ndarray) -> None:
+        """Probe the failing batch on the weights it was fed to. The rows go to telemetry.csv
+        only with the doctor on; first_nonfinite_layer is recorded either way."""
         probe = self.stepper.probe(self.data.x_train[failing], self.data.y_train[failing])
-        rows = telemetry.probe_rows(first, self.config, probe, self.stepper.weights())
+        rows = telemetry.probe_rows(step, self.config, probe, self.stepper.weights())
         self.folder.write_telemetry(rows)
         self.outcome.first_nonfinite_layer = telemetry.first_nonfinite_layer(rows)

@@ -70,7 +70,14 @@ def _overflow_fix(run: RunData) -> str:
 
 def _nan_story(run: RunData, step: int, where: str | None) -> tuple[str, str]:
     """(what happened, the fix) for the place the numbers first went non-finite."""
-    if where == "loss" and run.config.loss in ("naive_log", "crossentropy"):
+    if where == "loss" and run.config.loss == "crossentropy":
+        # crossentropy clips to [1e-7, 1 - 1e-7] (Keras 2), so it never takes log(0): only its
+        # renormalisation p / sum(p) can fail, on outputs that sum to 0 or to inf.
+        return (f"At step {step} the loss became nan/inf while every layer's output was still "
+                "finite: crossentropy divides the outputs by their sum, and they summed to 0 "
+                "(or overflowed), so the 'probabilities' were 0/0.",
+                "Use a softmax last layer, or a linear one with loss: logits_crossentropy.")
+    if where == "loss" and run.config.loss == "naive_log":
         return (f"At step {step} the loss became nan/inf while every layer's output was still "
                 "finite: the loss took log(0), because the model gave the true digit a "
                 "probability of exactly 0 (softmax underflows to 0 in float32).",

@@ -69,13 +69,11 @@ def learning_rate_too_high(run: RunData) -> list[Finding]:
 def learning_rate_too_low(run: RunData) -> list[Finding]:
     """Even the fastest-moving layer crawls: below 1e-4 per step, or too little in total for
     the run's step budget. One slow layer among fast ones is vanishing_gradients instead.
-    Saturated layers are left out: their flat activations make the updates tiny whatever the
-    step (a too-large step is what often saturates them), so they say nothing about it."""
-    saturated = {layer for finding in saturated_activations(run)
-                 for layer in finding.evidence.get("layers", {})}
-    medians = {layer: ratio for layer, ratio in median_update_ratios(run).items()
-               if layer not in saturated}
-    if not medians or outcome_severity(run) == "info":
+    Not when units are saturated: their flat activations make every update tiny whatever the
+    step (a too-large step is what often saturates them), so tiny updates say nothing about
+    the step then; saturated_activations names the mechanism instead."""
+    medians = median_update_ratios(run)
+    if not medians or outcome_severity(run) == "info" or saturated_activations(run):
         return []
     layer = max(medians, key=medians.get)
     steps = max(steps_done(run), 1)
