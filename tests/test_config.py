@@ -100,6 +100,34 @@ def test_conv_net_on_images_is_valid():
     assert config.layers[0].kernel_init.is_constant
 
 
+def test_a_jitter_rides_on_any_parametrised_initializer_and_round_trips():
+    layers = [{"type": "dense", "units": 8, "kernel_init": {"constant": 0.0, "jitter": 1e-7}},
+              {"type": "dense", "units": 10,
+               "kernel_init": {"normal": {"stddev": 0.1}, "jitter": 1e-3}}]
+    config = parse_config(with_(model={"layers": layers}), "j.yaml")
+    first, second = (layer.kernel_init for layer in config.layers)
+    assert (first.name, first.value, first.jitter) == ("constant", 0.0, 1e-7)
+    assert first.is_constant and second.jitter == 1e-3
+    assert first.to_yaml() == {"constant": 0.0, "jitter": 1e-7}
+    assert parse_config(config.to_yaml_dict(), "again.yaml") == config
+    plain = parse_config(with_(model={"layers": [{**layers[0], "kernel_init": {"constant": 0.0}},
+                                                 layers[1]]}), "p.yaml")
+    assert plain.layers[0].kernel_init.to_yaml() == {"constant": 0.0}
+    assert plain.config_hash() != config.config_hash()
+
+
+@pytest.mark.parametrize(("init", "key", "message"), [
+    ({"constant": 0.0, "jitter": -1e-7}, "model.layers[0].kernel_init.jitter", "must be >= 0.0"),
+    ({"constant": 0.0, "jitter": "tiny"}, "model.layers[0].kernel_init.jitter", "a number"),
+    ({"zeros": None, "jitter": 1e-7}, "model.layers[0].kernel_init", "optionally with jitter"),
+    ({"jitter": 1e-7}, "model.layers[0].kernel_init", "{constant: 0.0, jitter: 1.0e-7}"),
+])
+def test_a_bad_jitter_names_its_key(init, key, message):
+    problems = problems_of(with_(model={"layers": [{"type": "dense", "units": 10,
+                                                    "kernel_init": init}]}))
+    assert message in problems[key]
+
+
 def test_yaml_errors_and_empty_files_are_config_errors(tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text("model: [unclosed\n")

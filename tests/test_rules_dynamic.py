@@ -143,11 +143,45 @@ def test_symmetric_units_when_spread_is_negligible_relative_to_the_weights(sprea
     assert codes(layers.symmetric_units(run)) == (["symmetric_units"] if fires else [])
 
 
-def test_symmetric_units_counts_an_all_zero_kernel_and_ignores_broken_symmetry():
+def test_symmetric_units_counts_an_all_zero_kernel_and_tells_a_late_break_apart():
     zero = with_values(L0_dense__unit_spread=0.0, L0_dense__kernel_norm=0.0)
     assert codes(layers.symmetric_units(make_run(zero))) == ["symmetric_units"]
     broken = np.r_[np.zeros(len(STEPS) - 3), [0.01, 0.02, 0.03]]  # dropout breaks the tie late
-    assert layers.symmetric_units(make_run(with_values(L0_dense__unit_spread=broken))) == []
+    found = layers.symmetric_units(make_run(with_values(L0_dense__unit_spread=broken)))
+    assert found[0].severity == "info" and found[0].step == STEPS[-3]
+
+
+def test_symmetric_units_that_drift_apart_name_the_step_and_the_growth():
+    drift = np.r_[np.zeros(10), np.geomspace(1e-4, 1.5, len(STEPS) - 10)]
+    found = layers.symmetric_units(make_run(with_values(L0_dense__unit_spread=drift)))
+    assert codes(found) == ["symmetric_units"] and found[0].severity == "info"
+    row = found[0].evidence["layers"]["L0_dense"]
+    assert found[0].step == row["broke_at_step"] == STEPS[10] == 150
+    assert row["identical_until_step"] == STEPS[9]
+    assert row["relative_spread_at_break"] == pytest.approx(1e-4 / 15)
+    assert row["relative_spread_at_end"] == pytest.approx(0.1)
+    assert "drift apart from step 150" in found[0].message
+
+
+def test_symmetric_units_that_drift_in_a_failed_run_warn():
+    drift = np.r_[np.zeros(10), np.full(len(STEPS) - 10, 1.5)]
+    found = layers.symmetric_units(make_run(with_values(L0_dense__unit_spread=drift),
+                                        metrics_df=metrics(accuracy=(0.1, 0.2, 0.2, 0.2))))
+    assert found[0].severity == "warning"
+
+
+def test_a_layer_stuck_identical_outranks_one_that_drifted_and_names_it():
+    drift = np.r_[np.zeros(10), np.full(len(STEPS) - 10, 1.5)]
+    found = layers.symmetric_units(make_run(with_values(L0_dense__unit_spread=drift,
+                                                    L1_dense__unit_spread=0.0)))
+    assert (found[0].severity, found[0].layer) == ("error", "L1_dense")
+    assert found[0].evidence["drifted"]["L0_dense"]["broke_at_step"] == 150
+    assert "L0_dense's units drifted apart from step 150" in found[0].message
+
+
+def test_units_never_identical_get_no_symmetry_finding():
+    never = np.geomspace(1e-3, 1.5, len(STEPS))  # a 1e-3 jitter at the start, then growing
+    assert layers.symmetric_units(make_run(with_values(L0_dense__unit_spread=never))) == []
 
 
 # -- dead_relu / saturated_activations ----------------------------------------------------------

@@ -56,6 +56,13 @@ def test_zero_init_that_the_next_layers_random_weights_can_untie_is_a_warning():
     assert rs.constant_init(config(relu, OUT))[0].severity == "error"
 
 
+def test_a_jittered_constant_init_is_a_warning_that_names_the_jitter():
+    jittered = {**RELU, "kernel_init": {"constant": 0.0, "jitter": 1e-7}}
+    (finding,) = rs.constant_init(config(jittered, {**OUT, "kernel_init": "zeros"}))
+    assert finding.severity == "warning"
+    assert "up to a jitter of 1e-07" in finding.message
+
+
 def test_missing_activation_between_two_trainable_layers():
     linear = {"type": "dense", "units": 30}
     (finding,) = rs.missing_activation(config(linear, OUT))

@@ -93,6 +93,24 @@ def test_same_seed_same_numbers(write_config, run, tmp_path):
     assert first[0]["test_accuracy"] == second[0]["test_accuracy"]
 
 
+@pytest.mark.parametrize(("jitter", "identical"), [(0.0, True), (1e-7, False)])
+def test_a_constant_init_stays_exactly_symmetric_unless_jittered(write_config, run, jitter,
+                                                                  identical):
+    kernel = {"constant": 0.0, **({"jitter": jitter} if jitter else {})}
+    layers = [{"type": "dense", "units": 16, "activation": "tanh", "kernel_init": kernel,
+               "bias_init": {"constant": 0.1}},
+              {"type": "dense", "units": 10, "activation": "softmax",
+               "kernel_init": {"constant": 0.0}}]  # random weights here would break the tie
+    _, out = run(write_config("sym", model={"layers": layers}))
+    spreads = [float(r["value"]) for r in read_csv(out / "sym" / "telemetry.csv")
+               if r["layer"] == "L0_dense" and r["metric"] == "unit_spread"]
+    assert len(spreads) >= 20
+    if identical:
+        assert set(spreads) == {0.0}
+    else:
+        assert min(spreads) > 0 and spreads[0] <= 2 * jitter
+
+
 def test_nan_run_is_recorded_and_the_sweep_goes_on(write_config, run):
     nan = write_config("nan", data={"train_subset": 600, "normalize": False}, loss="naive_log",
                        optimizer={"name": "sgd", "learning_rate": 0.5})

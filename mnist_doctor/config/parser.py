@@ -6,6 +6,7 @@ returns a best-effort config, so one `validate` call reports all mistakes in a f
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from mnist_doctor.config.errors import did_you_mean
@@ -251,14 +252,21 @@ class Parser:
         allowed = NAMED_INITIALIZERS + PARAM_INITIALIZERS
         if isinstance(raw, str) and raw in NAMED_INITIALIZERS:
             return Initializer(raw)
-        if not (isinstance(raw, dict) and len(raw) == 1 and next(iter(raw)) in PARAM_INITIALIZERS):
+        names = [k for k in raw if k != "jitter"] if isinstance(raw, dict) else []
+        if not (len(names) == 1 and names[0] in PARAM_INITIALIZERS):
             self.problem(key, f"expected one of {', '.join(NAMED_INITIALIZERS)}, or a mapping "
                               f"{{constant: V}}, {{normal: {{stddev: S}}}}, "
                               f"{{truncated_normal: {{stddev: S}}}}, "
-                              f"{{uniform: {{low: A, high: B}}}}; got {raw!r}"
+                              f"{{uniform: {{low: A, high: B}}}}, optionally with jitter: J "
+                              f"(e.g. {{constant: 0.0, jitter: 1.0e-7}}); got {raw!r}"
                               f"{did_you_mean(raw, allowed) if isinstance(raw, str) else ''}")
             return Initializer("zeros")
-        (name, params), = raw.items()
+        name = names[0]
+        jitter = self.number(raw, "jitter", key, 0.0, minimum=0.0)
+        return replace(self._parametrised(name, raw, key), jitter=jitter)
+
+    def _parametrised(self, name: str, raw: dict, key: str) -> Initializer:
+        params = raw[name]
         if name == "constant":
             return Initializer("constant", value=self.number(raw, "constant", key, 0.0))
         if name == "uniform":

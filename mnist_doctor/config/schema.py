@@ -44,19 +44,24 @@ class Initializer:
     stddev: float | None = None     # normal, truncated_normal
     low: float | None = None        # uniform
     high: float | None = None       # uniform
+    # Half-width of i.i.d. uniform noise added to every starting weight, e.g. 1e-7, the size
+    # of float32 rounding near 1: perturbs otherwise identical units by a rounding error.
+    jitter: float = 0.0
 
     def to_yaml(self) -> Any:
+        jitter = {"jitter": self.jitter} if self.jitter else {}
         if self.name in NAMED_INITIALIZERS:
             return self.name
         if self.name == "constant":
-            return {"constant": self.value}
+            return {"constant": self.value, **jitter}
         if self.name == "uniform":
-            return {"uniform": {"low": self.low, "high": self.high}}
-        return {self.name: {"mean": self.mean, "stddev": self.stddev}}
+            return {"uniform": {"low": self.low, "high": self.high}, **jitter}
+        return {self.name: {"mean": self.mean, "stddev": self.stddev}, **jitter}
 
     @property
     def is_constant(self) -> bool:
-        """True when every weight starts equal, so units of a layer cannot become different."""
+        """True when every weight starts equal, or equal up to a jitter, which leaves the units
+        copies of each other but for the jitter."""
         return self.name in ("zeros", "ones", "constant")
 
 

@@ -66,6 +66,26 @@ def _inits(layer: Layer) -> dict:
 
 
 def make_initializer(spec: Initializer) -> keras.initializers.Initializer | str:
+    base = _base_initializer(spec)
+    return Jittered(base, spec.jitter) if spec.jitter else base
+
+
+class Jittered(keras.initializers.Initializer):
+    """The base initialiser's values plus i.i.d. uniform noise in [-jitter, jitter], drawn
+    from Keras's seeded global RNG so a run stays reproducible."""
+
+    def __init__(self, base, jitter: float):
+        self.base, self.jitter = keras.initializers.get(base), jitter
+
+    def __call__(self, shape, dtype=None):
+        noise = keras.random.uniform(shape, -self.jitter, self.jitter, dtype=dtype)
+        return self.base(shape, dtype=dtype) + noise
+
+    def get_config(self) -> dict:
+        return {"base": keras.initializers.serialize(self.base), "jitter": self.jitter}
+
+
+def _base_initializer(spec: Initializer) -> keras.initializers.Initializer | str:
     if spec.name == "constant":
         return keras.initializers.Constant(spec.value)
     if spec.name == "normal":

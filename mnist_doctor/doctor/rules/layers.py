@@ -54,9 +54,28 @@ def zero_gradient(run: RunData) -> list[Finding]:
 
 def symmetric_units(run: RunData) -> list[Finding]:
     """Units with identical incoming weights compute the same thing: a layer of N units
-    behaves like one. Only random initial weights (or dropout) can make them differ."""
+    behaves like one. Three cases: identical for the whole run (error); identical at the
+    start, then drifting apart from some step (something perturbed the copies: dropout,
+    rounding, a jitter on the biases); never identical (no finding)."""
+    stuck, drifted = {}, {}
+    # The output layer's units see different labels: they always part after step 0.
+    output = max(layer_specs(run), key=lambda name: run.layer_indices[name], default=None)
+    for layer, relative in _relative_spreads(run).items():
+        same = relative <= SYMMETRY_REL_TOL
+        if same.iloc[-1] and same.mean() >= PERSISTENT_FRAC:
+            stuck[layer] = {"units": relative.name, "max_relative_spread": float(relative.max()),
+                            "probes": len(same)}
+        elif same.iloc[0] and layer != output:
+            drifted[layer] = _drift(relative, same)
+    if stuck:
+        return [_stuck_finding(stuck, drifted)]
+    return [_drift_finding(run, drifted)] if drifted else []
+
+
+def _relative_spreads(run: RunData) -> dict[str, pd.Series]:
+    """unit_spread / kernel_norm per probe, for each layer of at least two units."""
     spread, norm = metric_table(run, "unit_spread"), metric_table(run, "kernel_norm")
-    specs, found = layer_specs(run), {}
+    specs, out = layer_specs(run), {}
     for layer in spread.columns:
         spec = specs.get(layer)
         units = (spec.units or spec.filters) if spec else None
@@ -65,20 +84,47 @@ def symmetric_units(run: RunData) -> list[Finding]:
         gap, size = spread[layer], norm[layer].reindex(spread.index)
         relative = _finite(pd.Series(np.where(gap == 0, 0.0, gap / size), index=gap.index)
                            .dropna())
-        same = relative <= SYMMETRY_REL_TOL
-        if len(same) and same.iloc[-1] and same.mean() >= PERSISTENT_FRAC:
-            found[layer] = {"units": units, "max_relative_spread": float(relative.max()),
-                            "probes": len(same)}
-    if not found:
-        return []
+        if len(relative):
+            out[layer] = relative.rename(units)
+    return out
+
+
+def _drift(relative: pd.Series, same: pd.Series) -> dict:
+    """Where identical units first differed, and how far apart they ended."""
+    broke = int(same.index[~same][0])
+    return {"units": relative.name,
+            "identical_until_step": int(same.index[(same.index < broke) & same][-1]),
+            "broke_at_step": broke, "relative_spread_at_break": float(relative[broke]),
+            "relative_spread_at_end": float(relative.iloc[-1]),
+            "last_step": int(relative.index[-1])}
+
+
+def _stuck_finding(found: dict, drifted: dict) -> Finding:
     layer, row = next(iter(found.items()))
-    return [Finding(
+    others = "".join(f" Layer {name}'s units drifted apart from step {info['broke_at_step']}, "
+                     "which does not untie this layer." for name, info in drifted.items())
+    return Finding(
         "symmetric_units", "error", layer=layer, step=0,
-        evidence={"layers": found, "tolerance": SYMMETRY_REL_TOL},
+        evidence={"layers": found, "drifted": drifted, "tolerance": SYMMETRY_REL_TOL},
         message=(f"All {row['units'] or 'the'} units of layer {layer} have identical weights at "
                  f"every check (largest difference {row['max_relative_spread']:.2g} of the "
-                 "weights' size): they compute the same value, so the layer acts as one unit."),
-        fix="Initialise the kernels randomly (he_normal or glorot_uniform), never constant.")]
+                 "weights' size): they compute the same value, so the layer acts as one unit."
+                 + others),
+        fix="Initialise the kernels randomly (he_normal or glorot_uniform), never constant.")
+
+
+def _drift_finding(run: RunData, found: dict) -> Finding:
+    layer, row = min(found.items(), key=lambda item: item[1]["broke_at_step"])
+    severity = "info" if outcome_severity(run) == "info" else "warning"
+    return Finding(
+        "symmetric_units", severity, layer=layer, step=row["broke_at_step"],
+        evidence={"layers": found, "tolerance": SYMMETRY_REL_TOL},
+        message=(f"The {row['units'] or ''} units of layer {layer} start identical and drift "
+                 f"apart from step {row['broke_at_step']} (difference "
+                 f"{row['relative_spread_at_break']:.2g} of the weights' size there, "
+                 f"{row['relative_spread_at_end']:.2g} at step {row['last_step']}): until then "
+                 "the layer acted as one unit, and only a perturbation made them differ."),
+        fix="Initialise the kernels randomly (he_normal or glorot_uniform), never constant.")
 
 
 def _first_step_over(run: RunData, layer: str, metrics: tuple[str, ...], limit: float) -> int:

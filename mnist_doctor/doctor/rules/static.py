@@ -62,17 +62,21 @@ def constant_init(config: ExperimentConfig) -> list[Finding]:
     if not offenders:
         return []
     index, layer, following = offenders[0]
-    fatal = [o for o in offenders if not _can_break_symmetry(o[1], o[2])]
+    # A jitter can break the tie (README, forum note 3), so it is a warning, not an error.
+    fatal = [o for o in offenders
+             if not (_can_break_symmetry(o[1], o[2]) or o[1].kernel_init.jitter)]
     severity = "error" if fatal else "warning"
-    init = layer.kernel_init.to_yaml()
+    init, jitter = layer.kernel_init.to_yaml(), layer.kernel_init.jitter
     return [Finding(
         "constant_init", severity, layer=layer_label(index, layer),
         evidence={"layers": [layer_label(i, lay) for i, lay, _ in offenders],
                   "kernel_init": init, "activation": layer.activation},
-        message=(f"Layer {layer_label(index, layer)} starts with every weight equal "
-                 f"(kernel_init: {init}) and feeds another trainable layer. All its units then "
+        message=(f"Layer {layer_label(index, layer)} starts with every weight equal"
+                 f"{f' up to a jitter of {jitter:g}' if jitter else ''}"
+                 f" (kernel_init: {init}) and feeds another trainable layer. All its units then "
                  "compute the same thing and get the same gradient, so they stay identical "
-                 "and the layer acts like a single unit."),
+                 + (f"but for what training makes of the {jitter:g} jitter"
+                    if jitter else "and the layer acts like a single unit") + "."),
         fix="Use a random kernel_init such as he_normal (relu) or glorot_uniform (others).",
     )]
 
