@@ -199,9 +199,13 @@ def reference_finding(config_optimizer: str, momentum: float, reference: Trial,
 
 def implied_causes(findings: list[Finding], trials: list[Trial],
                    learning_rate: float) -> tuple[list[Finding], list[Trial]]:
-    """A trial that cures by changing the learning rate alone shows the step size was the
-    cause, even when the rules saw only its mechanism (dead units, saturation, overflow):
-    add that cause as a finding, backed by the trial, and credit the trial to it."""
+    """A trial that cures by changing the learning rate alone, where no other single fix
+    cures, shows the step size was the cause, even when the rules saw only its mechanism
+    (dead units, saturation, overflow): add that cause as a finding, backed by the trial, and
+    credit the trial to it. When another fix cures as well, the step is not singled out."""
+    cures = [t for t in trials if t.kind == SINGLE and t.verdict == CURES]
+    if len(cures) != 1:
+        return findings, trials
     known = {finding.code for finding in findings}
     added, credited = [], []
     for trial in trials:
@@ -246,11 +250,13 @@ def sentence(verdicts: Verdicts, before: Before) -> str:
         return (f"Root causes: {' + '.join(verdicts.root_cause)}. No single fix cures the run"
                 f"{' (' + alone + ')' if alone else ''}; {best.fix.summary} together take the "
                 f"test accuracy from {was} to {_acc(best)}.")
-    own = [t for t in verdicts.trials if verdicts.root_cause[0] in t.codes and t.verdict == CURES]
-    shown = max(own, key=lambda t: t.test_accuracy or 0.0) if own else best
-    label = "Root cause" if shown.kind == SINGLE else "Finding"
-    text = (f"{label}: {verdicts.root_cause[0]}. {_upper_first(shown.fix.summary)} alone takes "
-            f"the test accuracy from {was} to {_acc(shown)}")
+    own = sorted((t for t in verdicts.trials if verdicts.root_cause[0] in t.codes
+                  and t.verdict == CURES), key=lambda t: -(t.test_accuracy or 0.0))[:2] or [best]
+    label = "Root cause" if own[0].kind == SINGLE else "Finding"
+    text = (f"{label}: {verdicts.root_cause[0]}. {_upper_first(own[0].fix.summary)} alone takes "
+            f"the test accuracy from {was} to {_acc(own[0])}")
+    for other in own[1:]:
+        text += f"; {other.fix.summary} alone, to {_acc(other)}"
     others = [t for t in verdicts.trials if t.verdict in (NO_EFFECT, WORSE)][:2]
     for other in others:
         verb = "leaves it at" if other.verdict == NO_EFFECT else "takes it to"
