@@ -48,6 +48,7 @@ class Code(StrEnum):
     UNNORMALIZED_INPUT = "unnormalized_input"
     LARGE_INIT_SCALE = "large_init_scale"
     MSE_FOR_CLASSIFICATION = "mse_for_classification"
+    SUMMED_LOSS = "summed_loss"
     # Hyper-parameters: causes that the recorded updates reveal.
     LEARNING_RATE_TOO_HIGH = "learning_rate_too_high"
     LEARNING_RATE_TOO_LOW = "learning_rate_too_low"

@@ -79,6 +79,9 @@ def make_initializer(spec: Initializer) -> keras.initializers.Initializer | str:
 
 def make_loss(config: ExperimentConfig):
     """Per-example loss(y_true, y_pred) -> shape (batch,). Reduction is applied by training."""
+    if config.loss == "custom":
+        raise ValueError("loss: custom records a user's own loss function (mnist_doctor.Doctor); "
+                         "it cannot be trained from the config")
     if config.loss == "naive_log":
         epsilon = config.loss_epsilon
 

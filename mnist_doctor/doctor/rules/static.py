@@ -213,9 +213,26 @@ def mse_for_classification(config: ExperimentConfig) -> list[Finding]:
     )]
 
 
+def summed_loss(config: ExperimentConfig) -> list[Finding]:
+    """A loss summed over the batch (-sum(y*log(p)) over all examples) has a gradient
+    batch_size times the mean's, so the learning rate acts that many times larger."""
+    if config.loss_reduction != "sum":
+        return []
+    size = config.train.batch_size
+    return [Finding(
+        "summed_loss", "warning",
+        evidence={"loss_reduction": "sum", "batch_size": size},
+        message=(f"The loss is summed over each batch of {size} examples instead of averaged, "
+                 f"so its gradient, and so each update, is {size} times larger than with the "
+                 "mean: the learning rate acts as if it were that much bigger, and it changes "
+                 "whenever the batch size does."),
+        fix=f"Average the loss over the batch (reduce_mean), or divide the learning rate by {size}.",
+    )]
+
+
 STATIC_RULES = (softmax_in_hidden_layer, constant_init, missing_activation, double_softmax,
                 output_not_probabilities, unnormalized_input, large_init_scale,
-                mse_for_classification)
+                mse_for_classification, summed_loss)
 
 
 def static_findings(config: ExperimentConfig) -> list[Finding]:
