@@ -226,7 +226,8 @@ def summed_loss(config: ExperimentConfig) -> list[Finding]:
                  f"so its gradient, and so each update, is {size} times larger than with the "
                  "mean: the learning rate acts as if it were that much bigger, and it changes "
                  "whenever the batch size does."),
-        fix=f"Average the loss over the batch (reduce_mean), or divide the learning rate by {size}.",
+        fix=(f"Average the loss over the batch (reduce_mean), or divide the learning rate by "
+             f"{size}."),
     )]
 
 
