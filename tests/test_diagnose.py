@@ -132,7 +132,7 @@ def test_finding_rejects_unknown_codes_and_round_trips_through_json():
     data = json.loads(json.dumps(finding.to_dict()))
     assert data["evidence"] == {"loss": "inf", "values": [2]}
     assert Finding.from_dict(data).layer == "L1_dense"
-    assert len(CODES) == len(set(CODES)) == 22
+    assert len(CODES) == len(set(CODES)) == 23
 
 
 def _write_run(run_dir, config, metrics_df, tel, info):

@@ -150,3 +150,17 @@ def test_conv_fan_in_is_kernel_area_times_channels():
     # fan_in 9: He std 0.47, so std 1 is only 2.1x
     found = rs.large_init_scale(config(wide, {"type": "flatten"}, OUT, data={"flatten": False}))
     assert found == []
+
+
+def test_a_summed_loss_is_a_warning_naming_the_batch_size():
+    from dataclasses import replace
+
+    from mnist_doctor.config.schema import ExperimentConfig, Layer, TrainConfig
+    from mnist_doctor.doctor.rules.static import summed_loss
+
+    config = ExperimentConfig("s", (Layer("dense", units=10, activation="softmax"),),
+                              train=TrainConfig(batch_size=100, epochs=1))
+    assert summed_loss(config) == []
+    (finding,) = summed_loss(replace(config, loss_reduction="sum"))
+    assert (finding.code, finding.severity, finding.evidence["batch_size"]) == \
+        ("summed_loss", "warning", 100)
