@@ -82,6 +82,7 @@ def callback_cost(examples: int, epochs: int, repeats: int) -> dict:
                                    str(examples), "--epochs", str(epochs)], check=True, cwd=ROOT,
                                   capture_output=True, text=True,
                                   env={**os.environ, "KERAS_BACKEND": "tensorflow",
+                                       "PYTHONPATH": str(ROOT),
                                        "TF_CPP_MIN_LOG_LEVEL": "3"})
             times[way].append(float(done.stdout.strip().splitlines()[-1]))
     plain, doctor = statistics.median(times["plain"]), statistics.median(times["doctor"])

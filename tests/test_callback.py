@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from click.testing import CliRunner
+from test_tensorboard import check_run_folder
 
 from mnist_doctor import Doctor
 from mnist_doctor.cli import main
@@ -94,6 +95,7 @@ def test_a_healthy_net_gets_no_error_or_warning(mnist, tmp_path):
     telemetry = (run_dir / "telemetry.csv").read_text()
     assert "L0_dense,kernel_grad_norm" in telemetry and "L0_dense,dead_unit_frac" in telemetry
     assert "L1_dense,update_ratio" in telemetry
+    check_run_folder(run_dir)  # its TensorBoard events hold the same numbers as the CSVs
 
 
 def test_the_callback_does_not_change_training(mnist, tmp_path):

@@ -86,3 +86,12 @@ def test_the_jax_backend_writes_the_same_events(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     check_run_folder(tmp_path / "out" / "jx")
+
+
+def test_the_record_checksum_is_tensorflows():
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c as reference
+
+    from mnist_doctor.runs.events import masked_crc32c
+
+    for data in (b"", b"a", bytes(range(256)) * 7):
+        assert masked_crc32c(data) == reference(data)
