@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -116,3 +119,29 @@ def test_the_callback_does_not_change_training(mnist, tmp_path):
     assert doctor_history == plain_history
     for plain, doctored in zip(plain_weights, doctor_weights, strict=True):
         np.testing.assert_array_equal(plain, doctored)
+
+
+def test_on_jax_the_callback_records_metrics_and_the_static_findings(tmp_path):
+    pytest.importorskip("jax")
+    script = f"""
+import keras, numpy as np, os
+from mnist_doctor import Doctor
+from mnist_doctor.data.mnist import read_npz
+data = read_npz(os.environ["MNIST_DOCTOR_DATA"])
+x = data.x_train[:500].reshape(500, 784).astype("float32")
+y = keras.utils.to_categorical(data.y_train[:500], 10)
+model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(16, activation="softmax"),
+                          keras.layers.Dense(10, activation="softmax")])
+model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+model.fit(x, y, epochs=1, batch_size=50, verbose=0, callbacks=[Doctor({str(tmp_path)!r})])
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).resolve().parents[1],
+                          env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    (run_dir,) = [path for path in tmp_path.iterdir() if path.is_dir()]
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["backend"] == "jax" and info["status"] == "completed"
+    codes = [finding["code"] for finding in findings_of(run_dir)]
+    assert codes[0] == "softmax_in_hidden_layer" and "unnormalized_input" in codes
+    assert len((run_dir / "metrics.csv").read_text().splitlines()) == 3  # header, step 0, end
