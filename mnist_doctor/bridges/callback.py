@@ -85,7 +85,8 @@ class Doctor(keras.callbacks.Callback):
         subset = slice(0, TRAIN_EVAL_EXAMPLES)
         train = self._evaluate(self.data.x[subset], self.data.y[subset])
         self._write_row(0, train.loss, train.accuracy, logs=None)
-        self._before = self._weights() if self._needs_snapshot() else None
+        self._prober = None
+        self._before = self._shadow() if self._needs_snapshot() else None
         self._probe_if_due()
 
     def _start_info(self, total: int) -> dict:
@@ -110,8 +111,8 @@ class Doctor(keras.callbacks.Callback):
 
     # -- every batch ---------------------------------------------------------------------
     def on_train_batch_begin(self, batch, logs=None):
-        if self._needs_snapshot() and self._before is None:
-            self._before = self._weights()
+        if self._before is not None:
+            self._before.refresh()
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
@@ -121,7 +122,6 @@ class Doctor(keras.callbacks.Callback):
             return
         if self._pending is not None and self._pending[0] + 1 == self.step:
             self._timed(self._record_update)
-        self._before = None
         self._probe_if_due()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -212,11 +212,23 @@ class Doctor(keras.callbacks.Callback):
 
         return layer_weights(self.config, self.description.layers)
 
-    def _probe(self, x, y):
-        from mnist_doctor.bridges.probe import probe
+    def _snapshot(self) -> dict:
+        from mnist_doctor.bridges.probe import layer_snapshot
 
-        return probe(self.model, self.config, self.description.layers, self._batch_loss_tensor,
-                     x, y)
+        return layer_snapshot(self.config, self.description.layers)
+
+    def _shadow(self):
+        from mnist_doctor.bridges.probe import Shadow
+
+        return Shadow(self.config, self.description.layers)
+
+    def _probe(self, x, y):
+        if self._prober is None:
+            from mnist_doctor.bridges.probe import Prober
+
+            self._prober = Prober(self.model, self.config, self.description.layers,
+                                  self._batch_loss_tensor)
+        return self._prober(x, y)
 
     def _batch_loss_tensor(self, y, y_pred):
         loss = self.model.loss
@@ -239,16 +251,16 @@ class Doctor(keras.callbacks.Callback):
     def _localise(self):
         """Probe, with the weights the failing update started from, training examples whose
         numbers are non-finite (else the probe batch): the first layer that broke, or the loss."""
-        from mnist_doctor.bridges.probe import failing_examples, restore
+        from mnist_doctor.bridges.probe import as_numpy, failing_examples, restore
 
-        after = self._weights()
-        restore(self.config, self.description.layers, self._before)
+        before, after = self._before.values(), self._snapshot()
+        restore(self.config, self.description.layers, before)
         rows_x, rows_y = failing_examples(self.model, self._batch_loss, self.data.x,
                                           self.data.y, self.data.batch_size)
         if rows_x is None:
             rows_x, rows_y = self.probe_x, self.probe_y
         rows = telemetry.probe_rows(self.step, self.config, self._probe(rows_x, rows_y),
-                                    self._before)
+                                    as_numpy(before))
         self.folder.write_telemetry(rows)
         self.info["first_nonfinite_layer"] = telemetry.first_nonfinite_layer(rows)
         restore(self.config, self.description.layers, after)

@@ -51,9 +51,15 @@ def fit_data(model, x=None, y=None, validation_data=None, batch_size=None) -> Fi
                          "with NumPy arrays, or pass Doctor(..., x=..., y=...)")
     x_val = y_val = None
     if validation is not None and not _is_pipeline(validation):
-        x_val, y_val = np.asarray(validation[0]), np.asarray(validation[1])
-    return FitData(np.asarray(x), np.asarray(y), x_val, y_val,
+        x_val, y_val = _as_keras_feeds(validation[0]), _as_keras_feeds(validation[1])
+    return FitData(_as_keras_feeds(x), _as_keras_feeds(y), x_val, y_val,
                    int(batch_size or found.get("batch_size") or 32))
+
+
+def _as_keras_feeds(array) -> np.ndarray:
+    """As fit feeds it to the model and the loss: floating point as float32."""
+    array = np.asarray(array)
+    return array.astype("float32") if array.dtype.kind == "f" else array
 
 
 def _is_pipeline(value) -> bool:
