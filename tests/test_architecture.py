@@ -30,7 +30,8 @@ ALLOWED = {
 }
 # The only modules that may import a deep-learning framework.
 FRAMEWORK_IMPORTERS = {
-    "tensorflow": {"train.tensorflow_backend", "bridges.callback", "bridges.tensorboard"},
+    "tensorflow": {"train.tensorflow_backend", "bridges.callback", "bridges.tensorboard",
+                   "bridges.probe"},
     "jax": {"train.jax_backend"},
     "keras": {"model.build", "model.losses", "data.mnist", "train.backends",
               "train.jax_backend", "train.tensorflow_backend", "train.keras_private",

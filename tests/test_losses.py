@@ -71,7 +71,7 @@ def test_naive_log_and_mse_are_the_literal_formulas():
 
 # -- the same numbers on every backend -----------------------------------------------------
 def parity_configs() -> dict[str, dict]:
-    from mnist_doctor.config import ACTIVATIONS, LOSSES
+    from mnist_doctor.config.schema import ACTIVATIONS, LOSSES
 
     configs = {}
     for normalize in (False, True):

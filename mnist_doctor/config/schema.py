@@ -17,6 +17,9 @@ from mnist_doctor.config.expect import Expect
 
 ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax", "elu", "leaky_relu", "gelu")
 LOSSES = ("naive_log", "crossentropy", "logits_crossentropy", "mse")
+# `custom`: a loss function from a user's Keras script (mnist_doctor.Doctor) that is none of
+# the above; a config records it so the doctor can read the run, but cannot train it.
+RECORDED_LOSSES = (*LOSSES, "custom")
 OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
 NAMED_INITIALIZERS = (
     "zeros", "ones", "glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal",

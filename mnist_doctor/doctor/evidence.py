@@ -16,6 +16,7 @@ import pandas as pd
 
 from mnist_doctor.config.schema import ExperimentConfig, Layer, layer_label
 from mnist_doctor.config.shapes import fan_ins
+from mnist_doctor.vocabulary import MNIST_CHANCE_ACCURACY
 
 # float32 machine epsilon: a gradient this much smaller than another is rounding noise.
 FLOAT32_EPS = 1.2e-7
@@ -54,6 +55,12 @@ class RunData:
         """Each trainable layer's recorded name -> its index in config.layers, forward order."""
         return {layer_label(index, layer): index
                 for index, layer in enumerate(self.config.layers) if layer.trainable}
+
+
+def chance_accuracy(run: RunData) -> float:
+    """Always answering the most common class: run.json's `chance_accuracy` when the run
+    recorded it from its labels (mnist_doctor.Doctor), else MNIST's digit 1."""
+    return float(run.run_info.get("chance_accuracy") or MNIST_CHANCE_ACCURACY)
 
 
 def metric_table(run: RunData, metric: str) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from mnist_doctor.execution.executors import (
 )
 from mnist_doctor.execution.resume import ResumePlan, invocation_lock, plan_resume
 from mnist_doctor.execution.runner import NullReporter, RunOptions
+from mnist_doctor.runs.events import write_hparams
 from mnist_doctor.runs.points import aggregate, is_sweep, write_points
 from mnist_doctor.runs.summary import write_summary
 
@@ -91,6 +92,8 @@ def run_batch(runs: list[SweepRun | ExperimentConfig], invocation_dir: Path, sou
                 executor_for(execution, source, reporter).run(tasks, done)
         finally:
             ordered, points, params = write_summaries(invocation_dir, rows)
+            if is_sweep(points, params):  # TensorBoard's HParams dashboard
+                write_hparams(invocation_dir, ordered, params)
     return BatchResult(ordered, points, params, plan, is_sweep(points, params))
 
 

@@ -58,6 +58,9 @@ def mse(y_true, y_pred):
 
 def make_loss(config: ExperimentConfig):
     """The config's per-example loss(y_true, y_pred) -> shape (batch,)."""
+    if config.loss == "custom":
+        raise ValueError("loss: custom records a user's own loss function (mnist_doctor.Doctor); "
+                         "it cannot be trained from the config")
     if config.loss == "naive_log":
         epsilon = config.loss_epsilon
         return lambda y_true, y_pred: naive_log(y_true, y_pred, epsilon)

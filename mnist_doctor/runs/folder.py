@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from mnist_doctor.config.schema import ExperimentConfig, safe_name
+from mnist_doctor.runs.events import EventWriter
 from mnist_doctor.runs.layout import (
     CONFIG_FILE,
     METRICS_COLUMNS,
@@ -82,7 +83,7 @@ class CsvAppender:
 
 
 class RunFolder:
-    """One run's folder: resolved config, metrics, telemetry, run.json."""
+    """One run's folder: resolved config, metrics, telemetry, TensorBoard events, run.json."""
 
     def __init__(self, invocation_dir: Path, config: ExperimentConfig, telemetry: bool):
         self.path = _exclusive_dir(invocation_dir, safe_name(config.name))
@@ -91,16 +92,23 @@ class RunFolder:
         self.metrics = CsvAppender(self.path / METRICS_FILE, METRICS_COLUMNS)
         self.telemetry = (CsvAppender(self.path / TELEMETRY_FILE, TELEMETRY_COLUMNS)
                           if telemetry else None)
+        self.events = EventWriter(self.path)
+
+    def write_metrics(self, rows) -> None:
+        self.metrics.write(rows)
+        self.events.metrics(rows)
 
     def write_telemetry(self, rows) -> None:
         if self.telemetry is not None:
             self.telemetry.write(rows)
+            self.events.telemetry(rows)
 
     def write_run_info(self, info: dict) -> None:
-        write_json(self.path / RUN_FILE, info)
+        write_json(self.path / RUN_FILE, {**info, "events_seconds": round(self.events.seconds, 4)})
 
     def close(self) -> None:
         self.metrics.close()
+        self.events.close()
         if self.telemetry is not None:
             self.telemetry.close()
 

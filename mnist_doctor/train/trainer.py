@@ -174,7 +174,7 @@ class Trainer:
         else:
             train_loss, train_accuracy = self.window.means()
         nan = self.window.nonfinite
-        self.folder.metrics.write([(round(self._epochs(self.step), 4), self.step, train_loss,
+        self.folder.write_metrics([(round(self._epochs(self.step), 4), self.step, train_loss,
                                     train_accuracy, test.loss, test.accuracy,
                                     round(time.perf_counter() - self.started, 3), int(nan))])
         if self.doctor:

@@ -13,6 +13,7 @@ from mnist_doctor.doctor.evidence import (
     CHANCE_MARGIN,
     RunData,
     _finite,
+    chance_accuracy,
     kernel_sizes,
     lr_fix,
     metric_table,
@@ -55,7 +56,8 @@ def stalled_until(run: RunData) -> int | None:
     """The last evaluation step of an opening plateau at chance accuracy, or None when the
     run did not start with one. A plateau that later breaks still shows what held it."""
     rows = run.metrics[run.metrics["step"] > 0]
-    at_chance = (rows["test_accuracy"] <= STALLED_ACCURACY).astype(bool)
+    stalled = STALLED_ACCURACY - MNIST_CHANCE_ACCURACY + chance_accuracy(run)
+    at_chance = (rows["test_accuracy"] <= stalled).astype(bool)
     if not len(rows) or not at_chance.iloc[0]:
         return None
     opening = at_chance.cumprod().astype(bool)

@@ -18,6 +18,7 @@ from mnist_doctor.doctor.evidence import (
     MIN_STEPS_TO_JUDGE,
     RunData,
     best_accuracy,
+    chance_accuracy,
     first_nonfinite_step,
     late,
     loss_curve,
@@ -28,7 +29,6 @@ from mnist_doctor.doctor.evidence import (
     steps_done,
 )
 from mnist_doctor.doctor.findings import Finding
-from mnist_doctor.vocabulary import MNIST_CHANCE_ACCURACY
 
 # ln(10) = 2.303 is the cross-entropy of a uniform guess over 10 classes (TheDeepChecker's
 # expected initial loss -ln(1/C)); for mse the uniform guess 0.1 scores (0.9^2 + 9*0.1^2)/10.
@@ -113,13 +113,15 @@ def nan_loss(run: RunData) -> list[Finding]:
 
 
 def uniform_guess_loss(run: RunData) -> float:
-    return UNIFORM_GUESS_LOSS.get(run.config.loss, math.log(10))
+    return UNIFORM_GUESS_LOSS.get(run.config.loss,
+                                  math.log(run.run_info.get("classes") or 10))
 
 
 def stuck_at_chance(run: RunData) -> list[Finding]:
     """Accuracy no better than always answering '1': the network learned nothing usable."""
     accuracy = best_accuracy(run)
-    limit = MNIST_CHANCE_ACCURACY + CHANCE_MARGIN
+    chance = chance_accuracy(run)
+    limit = chance + CHANCE_MARGIN
     if accuracy is None or accuracy > limit or steps_done(run) < MIN_STEPS_TO_JUDGE:
         return []
     trained = run.metrics[run.metrics["step"] > 0]
@@ -133,11 +135,11 @@ def stuck_at_chance(run: RunData) -> list[Finding]:
         how = f"with a test loss of {loss:.4g}"
     return [Finding(
         "stuck_at_chance", "error", step=int(trained["step"].iloc[0]) if len(trained) else None,
-        evidence={"best_test_accuracy": accuracy, "chance_accuracy": MNIST_CHANCE_ACCURACY,
+        evidence={"best_test_accuracy": accuracy, "chance_accuracy": chance,
                   "threshold": limit, "test_loss": loss, "uniform_guess_loss": uniform,
                   "loss_at_uniform_guess": near},
         message=(f"The best test accuracy is {accuracy:.4f}, no better than always answering "
-                 f"the most common digit ({MNIST_CHANCE_ACCURACY}), {how}."),
+                 f"the most common class ({chance:.4g}), {how}."),
         fix=SYMPTOM_FIX)]
 
 
