@@ -3,7 +3,9 @@ problem (bad config, data or option: nothing trained) is shown."""
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -39,6 +41,54 @@ def load_sweeps(paths: tuple[str, ...]) -> list[Sweep]:
     if problems:
         raise UsageProblem("invalid config\n" + "\n".join(problems))
     return sweeps
+
+
+def refuse_oversized(sweeps: list[Sweep], available: int | None = None) -> None:
+    """Before anything trains: a config whose model cannot fit in memory is a usage problem
+    naming the file, the biggest layer's key and the size, not an out-of-memory crash later."""
+    available = available if available is not None else available_memory()
+    problems = []
+    for sweep in sweeps:
+        for run in sweep.runs:
+            problem = _oversized(run.config, available)
+            if problem and problem not in problems:
+                problems.append(problem)
+    if problems:
+        raise UsageProblem("model too big\n" + "\n".join(problems))
+
+
+def _oversized(config, available: int) -> str | None:
+    from mnist_doctor.config.shapes import parameter_counts, training_bytes
+
+    needed = training_bytes(config)
+    if needed <= available:
+        return None
+    counts = parameter_counts(config)
+    index = max(counts, key=counts.get)
+    key = "units" if config.layers[index].units else "filters"
+    return (f"{config.path}: model.layers[{index}].{key}: the model has "
+            f"{sum(counts.values()):,} parameters ({counts[index]:,} in this layer); training "
+            f"needs at least {_size(needed)}, more than the {_size(available)} of memory "
+            "available here")
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (Linux MemAvailable), else physical memory."""
+    try:
+        for line in Path("/proc/meminfo").read_text(encoding="ascii").splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _size(count: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if count < 1024 or unit == "TiB":
+            return f"{count:,.0f} {unit}" if unit == "bytes" else f"{count:,.1f} {unit}"
+        count /= 1024
+    return ""
 
 
 class ProgressReporter:

@@ -11,7 +11,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from mnist_doctor.cli.console import UsageProblem, load_sweeps, stdout
+from mnist_doctor.cli.console import UsageProblem, load_sweeps, refuse_oversized, stdout
 from mnist_doctor.config.schema import ExperimentConfig
 
 
@@ -19,7 +19,9 @@ from mnist_doctor.config.schema import ExperimentConfig
 @click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def validate(configs) -> None:
     """Check every CONFIG and report every error; trains nothing."""
-    for sweep in load_sweeps(configs):
+    sweeps = load_sweeps(configs)
+    refuse_oversized(sweeps)
+    for sweep in sweeps:
         runs = f" ({escape(sweep.describe())})" if sweep.is_sweep else ""
         stdout.print(f"[green]ok[/] {escape(sweep.path)}{runs}")
 

@@ -13,6 +13,7 @@ from mnist_doctor.cli.console import (
     ProgressReporter,
     UsageProblem,
     load_sweeps,
+    refuse_oversized,
     stderr,
     stdout,
 )
@@ -61,6 +62,7 @@ def run(configs, out, label, data_path, device, backend, no_doctor, quiet, check
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
     sweeps = load_sweeps(configs)
+    refuse_oversized(sweeps)
     experiments = [run.config for sweep in sweeps for run in sweep.runs]
     execution = execution_for(executor, jobs, address)
     source = DataSource(data_path)
@@ -108,10 +110,13 @@ def execution_for(executor: str, jobs: int | None, address: str | None):
 
 
 def invocation_dir_for(out: str | None, label: str | None, resume_dir: str | None) -> Path:
-    from mnist_doctor.runs.folder import create_invocation_dir
+    from mnist_doctor.runs.folder import OutputFolderError, create_invocation_dir
 
     if resume_dir is None:
-        return create_invocation_dir(out, label)
+        try:
+            return create_invocation_dir(out, label)
+        except OutputFolderError as err:
+            raise UsageProblem(str(err)) from err
     if out or label:
         raise UsageProblem("--resume RUN_DIR continues RUN_DIR; drop --out/--label")
     return Path(resume_dir)

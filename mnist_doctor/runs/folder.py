@@ -36,7 +36,19 @@ def write_atomic(path: Path, text: str) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
         stream.write(text)
+        os.fchmod(stream.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600; files follow umask
     os.replace(temporary, path)
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+class OutputFolderError(RuntimeError):
+    """The invocation folder cannot be created or written; the message says where and why."""
 
 
 def _exclusive_dir(parent: Path, name: str) -> Path:
@@ -55,12 +67,25 @@ def _exclusive_dir(parent: Path, name: str) -> Path:
 def create_invocation_dir(out: str | Path | None, label: str | None = None,
                           root: Path = Path("runs")) -> Path:
     """`--out DIR` as given, else runs/<YYYYmmdd-HHMMSS>[-label]."""
-    if out is not None:
-        path = Path(out)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return _exclusive_dir(root, f"{stamp}-{safe_name(label)}" if label else stamp)
+    try:
+        if out is not None:
+            path = Path(out)
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            path = _exclusive_dir(root, f"{stamp}-{safe_name(label)}" if label else stamp)
+        _probe_writable(path)
+    except OSError as err:
+        where = out if out is not None else root
+        raise OutputFolderError(f"cannot write the output folder {where}: "
+                                f"{err.strerror or err}") from err
+    return path
+
+
+def _probe_writable(path: Path) -> None:
+    """Create and remove a file in `path`, so an unwritable folder fails before training."""
+    with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
+        pass
 
 
 class CsvAppender:
