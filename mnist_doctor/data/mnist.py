@@ -63,8 +63,8 @@ def read_npz(path: Path) -> Mnist:
             arrays = {key: npz[key] for key in EXPECTED_KEYS if key in npz.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         # numpy's own message suggests allow_pickle=True, which is unsafe on a foreign file
-        raise DataError(f"{path}: not a valid MNIST .npz ({type(err).__name__}); expected "
-                        f"{LAYOUT}") from err
+        raise DataError(f"{path}: not a valid MNIST .npz (numpy cannot read it as an .npz "
+                        f"archive); expected {LAYOUT}") from err
     missing = sorted(set(EXPECTED_KEYS) - set(arrays))
     if missing:
         raise DataError(f"{path}: not MNIST in Keras layout: missing arrays {', '.join(missing)} "
