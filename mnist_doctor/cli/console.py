@@ -15,9 +15,27 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from mnist_doctor.config.errors import ConfigError
 from mnist_doctor.config.sweep import Sweep, load_sweep
 
-# Piped output (CI logs, files) gets a wide table instead of rich's 80-column default.
-stdout = Console(width=None if sys.stdout.isatty() else 160)
-stderr = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+PIPED_WIDTH = 120  # only when no width is known at all (no terminal, no $COLUMNS)
+
+
+def output_width(stream) -> int | None:
+    """None for a terminal (rich measures it); piped, $COLUMNS, else the width of the terminal
+    the command runs in (`| head` on an 80-column terminal), else PIPED_WIDTH."""
+    if stream.isatty():
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    for fd in (2, 1, 0):
+        try:
+            return os.get_terminal_size(fd).columns
+        except OSError:
+            continue
+    return PIPED_WIDTH
+
+
+stdout = Console(width=output_width(sys.stdout))
+stderr = Console(stderr=True, width=output_width(sys.stderr))
 
 
 class UsageProblem(click.ClickException):

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
 from mnist_doctor.cli.console import UsageProblem, load_sweeps, refuse_oversized, stdout
 from mnist_doctor.config.schema import ExperimentConfig
+from mnist_doctor.report.fit import NAME, WRAP, Cell, Column, FittedTable
 
 
 @click.command()
@@ -33,15 +33,28 @@ def list_configs(configs) -> None:
     paths = configs or tuple(sorted(str(p) for p in Path("configs").glob("*.yaml")))
     if not paths:
         raise UsageProblem("no configs given and none found in configs/")
-    table = Table(title="configs", show_lines=True)
-    for column in ("Name", "Description", "Model", "Loss", "Optimizer", "Training", "Runs"):
-        table.add_column(column, overflow="fold")
+    rows = []
     for sweep in load_sweeps(paths):
-        config = sweep.runs[0].config  # a sweep shows its first grid point's settings
-        table.add_row(escape(sweep.name), config.description, describe_model(config),
-                      config.loss, f"{config.optimizer.name} lr={config.optimizer.learning_rate:g}",
-                      describe_training(config), sweep.describe())
-    stdout.print(table)
+        configs = [run.config for run in sweep.runs]
+        rows.append([Cell(sweep.name), Cell(configs[0].description),
+                     Cell(_each(configs, describe_model)), Cell(_each(configs, lambda c: c.loss)),
+                     Cell(_each(configs, lambda c: c.optimizer.name) + " lr=" +
+                          _each(configs, lambda c: f"{c.optimizer.learning_rate:g}", "|")),
+                     Cell(_each(configs, describe_training)), Cell(sweep.describe())])
+    stdout.print(FittedTable(LIST_COLUMNS, rows, title="configs"))
+
+
+# Narrow terminals lose Training first, then Description (drop order).
+LIST_COLUMNS = [Column("Name", kind=NAME), Column("Description", kind=WRAP, drop=2),
+                Column("Model", kind=WRAP), Column("Loss", kind=WRAP),
+                Column("Optimizer", kind=WRAP), Column("Training", kind=WRAP, drop=1),
+                Column("Runs", kind=WRAP)]
+
+
+def _each(configs: list[ExperimentConfig], describe, separator: str = " | ") -> str:
+    """One description, or a sweep's distinct values joined (lr=0.1|0.01), not only the first
+    grid point's."""
+    return separator.join(dict.fromkeys(describe(config) for config in configs))
 
 
 def describe_model(config: ExperimentConfig) -> str:
