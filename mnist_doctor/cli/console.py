@@ -3,6 +3,7 @@ problem (bad config, data or option: nothing trained) is shown."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -110,7 +111,10 @@ def _size(count: int) -> str:
 
 
 class ProgressReporter:
-    """A rich progress bar per run on stderr: step, loss, accuracy."""
+    """A rich progress bar per run on stderr: step, loss, accuracy.
+
+    A context manager: the live display is stopped (and its last frame left in place) when the
+    block ends, so nothing printed afterwards, such as the results table, gets drawn over."""
 
     def __init__(self):
         self.progress = Progress(
@@ -118,6 +122,15 @@ class ProgressReporter:
             TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[accuracy]:.4f}"),
             TimeElapsedColumn(), console=stderr, transient=False)
         self.progress.start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self.progress.stop()
 
     def start(self, name: str, total: int):
         task = self.progress.add_task(escape(name), total=total, loss=float("nan"),
@@ -131,7 +144,9 @@ class ProgressReporter:
     def finish(self, row: dict) -> None:
         pass
 
-    def __del__(self):
-        self.progress.stop()
+
+def live_progress(quiet: bool):
+    """The progress display for `run` (a no-op context when --quiet)."""
+    return contextlib.nullcontext() if quiet else ProgressReporter()
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from mnist_doctor.cli.console import (
-    ProgressReporter,
     UsageProblem,
+    live_progress,
     load_sweeps,
     refuse_oversized,
     stderr,
@@ -76,12 +76,12 @@ def run(configs, out, label, data_path, device, backend, no_doctor, quiet, check
     except ValueError as err:
         raise UsageProblem(str(err)) from err
     invocation_dir = invocation_dir_for(out, label, resume_dir)
-    reporter = None if quiet else ProgressReporter()
     options = RunOptions(doctor=not no_doctor, device=device)
     runs = [run for sweep in sweeps for run in sweep.runs]
     try:
-        result = run_batch(runs, invocation_dir, source, options, execution, reporter,
-                           resume=resume_dir is not None, announce=stderr.print)
+        with live_progress(quiet) as reporter:  # stopped before anything below prints
+            result = run_batch(runs, invocation_dir, source, options, execution, reporter,
+                               resume=resume_dir is not None, announce=stderr.print)
     except KeyboardInterrupt:
         draw_curves(invocation_dir)
         stderr.print(f"interrupted: finished runs and the partial run are in {invocation_dir}"
