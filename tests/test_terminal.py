@@ -33,8 +33,9 @@ def test_progress_display_is_stopped_before_the_table_prints(tmp_path, mnist_dat
         configs[-1].write_text(yaml.safe_dump({
             **TINY_CONFIG, "name": name, "data": {"train_subset": 200},
             "train": {"batch_size": 50, "steps": 4, "eval_every": 4}}), encoding="utf-8")
-    command = (f"cd {shlex.quote(str(REPO))} && MNIST_DOCTOR_DATA={shlex.quote(str(mnist_data_path))}"
-               f" {shlex.quote(sys.executable)} -m mnist_doctor run --no-doctor "
+    data = shlex.quote(str(mnist_data_path))
+    command = (f"cd {shlex.quote(str(REPO))} && MNIST_DOCTOR_DATA={data} "
+               f"{shlex.quote(sys.executable)} -m mnist_doctor run --no-doctor "
                f"{' '.join(shlex.quote(str(c)) for c in configs)} --out {tmp_path / 'out'}; "
                "echo EXIT=$?; sleep 120")
     socket = f"mnist-doctor-test-{os.getpid()}"
