@@ -83,6 +83,7 @@ def describe_training(config: ExperimentConfig) -> str:
 @click.option("--all-columns", is_flag=True, help="Sweep table: show every column.")
 def show(run_dir, per_run, all_columns) -> None:
     """Re-render the comparison table of an invocation folder from its files."""
+    from mnist_doctor.report.results import failure_lines, load_results
     from mnist_doctor.report.sweep_table import points_table
     from mnist_doctor.report.table import comparison_table
     from mnist_doctor.runs.points import is_sweep, read_points
@@ -100,6 +101,8 @@ def show(run_dir, per_run, all_columns) -> None:
         stdout.print(comparison_table(rows, title=f"mnist-doctor: {run_dir}"))
     else:
         stdout.print(points_table(points, params, f"mnist-doctor sweep: {run_dir}", all_columns))
+    for line in failure_lines(load_results(Path(run_dir), rows)):
+        stdout.print(line, soft_wrap=True, highlight=False)
 
 
 @click.command()
@@ -109,12 +112,19 @@ def diagnose(run_dir) -> None:
     from mnist_doctor.doctor.diagnose import diagnose_run_dir
     from mnist_doctor.report.findings_view import findings_renderable
     from mnist_doctor.runs.layout import find_run_dirs
+    from mnist_doctor.runs.read import read_run_json
+    from mnist_doctor.vocabulary import ERROR_STATUSES
 
     run_dirs = find_run_dirs(Path(run_dir))
     if not run_dirs:
         raise UsageProblem(f"{run_dir}: no run folders (folders with run.json) found")
     for path in run_dirs:
-        stdout.print(findings_renderable(path.name, diagnose_run_dir(path)))
+        info = read_run_json(path) or {}
+        if info.get("status") in ERROR_STATUSES:  # say so: no findings is not "no problems"
+            stdout.print(f"[bold red]{escape(path.name)}: {escape(info['status'])}:[/] "
+                         f"{escape(info.get('error') or 'no error recorded')}", soft_wrap=True)
+        stdout.print(findings_renderable(path.name, diagnose_run_dir(path),
+                                         failed=info.get("status") in ERROR_STATUSES))
 
 
 @click.command()

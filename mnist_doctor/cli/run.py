@@ -126,7 +126,13 @@ def print_results(invocation_dir: Path, rows: list[dict], check: bool, junit_pat
                   as_json: bool, sweep: tuple | None = None) -> int:
     """curves.png, then JUnit, then the table or the JSON; returns the exit code."""
     from mnist_doctor.report.junit import write_junit
-    from mnist_doctor.report.results import exit_code, json_summary, load_results, with_checks
+    from mnist_doctor.report.results import (
+        exit_code,
+        failure_lines,
+        json_summary,
+        load_results,
+        with_checks,
+    )
     from mnist_doctor.report.table import comparison_table
 
     results = load_results(invocation_dir, rows)
@@ -146,6 +152,8 @@ def print_results(invocation_dir: Path, rows: list[dict], check: bool, junit_pat
             points, params, all_columns = sweep
             stdout.print(points_table(points, params, f"mnist-doctor sweep: {invocation_dir}",
                                       all_columns))
+        for line in failure_lines(results):
+            stdout.print(line, soft_wrap=True, highlight=False)
     return exit_code(results, check)
 
 
