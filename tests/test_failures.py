@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from click.testing import CliRunner
 
 from mnist_doctor.cli import main
@@ -38,14 +40,45 @@ def test_failed_run_says_why_under_the_table_and_in_diagnose(write_config, tmp_p
     assert "broken: no problems found" not in diagnosed.output
 
 
-def test_a_nan_runs_train_accuracy_is_measured_like_its_test_accuracy(write_config, tmp_path):
-    nan = write_config("nan", data={"train_subset": 600, "normalize": False}, loss="naive_log",
-                       optimizer={"name": "sgd", "learning_rate": 0.5},
-                       train={"batch_size": 50, "steps": 12, "eval_every": 12})
-    out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["run", str(nan), "--out", str(out), "--quiet",
-                                       "--no-doctor"])
-    assert result.exit_code == 0, result.output
-    final = json.loads((out / "nan" / "run.json").read_text())["final"]
-    assert final["test_accuracy"] > 0.05  # every NaN output is read as one class
-    assert abs(final["train_accuracy"] - final["test_accuracy"]) < 0.1, final
+class NanAfterGoodSteps:
+    """A stepper whose first chunks train well (all correct) and whose chunk at step 20 goes
+    NaN; evaluating the broken model answers one class (accuracy 0.1), as TensorFlow does."""
+
+    path, notes = "fake", {}
+
+    def __init__(self):
+        self.steps = 0
+        self.broken = False
+
+    def run(self, indices, count):
+        from mnist_doctor.train.stepper import ChunkResult
+
+        self.steps += count
+        self.broken = self.steps > 20
+        return ChunkResult(float("nan") if self.broken else 0.1 * count,
+                           50.0 * count, 0 if self.broken else -1)
+
+    def evaluate(self, x, y):
+        from mnist_doctor.train.stepper import EvalResult
+
+        accuracy = 0.1 if self.broken else 1.0
+        return EvalResult(float("nan") if self.broken else 0.1, accuracy, np.zeros(10))
+
+
+def test_a_nan_runs_train_accuracy_is_measured_like_its_test_accuracy(tmp_path):
+    from mnist_doctor.config.loader import parse_config
+    from mnist_doctor.data.mnist import Prepared
+    from mnist_doctor.runs.folder import RunFolder
+    from mnist_doctor.train.trainer import Trainer
+    from tests.conftest import TINY_CONFIG
+
+    config = parse_config({**TINY_CONFIG, "train": {"batch_size": 50, "steps": 40,
+                                                    "eval_every": 30}}, "nan.yaml")
+    x, y = np.zeros((600, 784), "float32"), np.eye(10, dtype="float32")[np.arange(600) % 10]
+    folder = RunFolder(tmp_path, config, telemetry=False)
+    outcome = Trainer(config, Prepared(x, y, x[:100], y[:100]), folder, NanAfterGoodSteps(),
+                      doctor=False).run()
+    folder.close()
+    assert outcome.status == "diverged"
+    # before: the window's 0.96 from the good steps sat next to the broken model's 0.1
+    assert outcome.final["train_accuracy"] == outcome.final["test_accuracy"] == 0.1
