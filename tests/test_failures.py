@@ -3,10 +3,7 @@ a NaN run's train accuracy is measured the way its test accuracy is."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
-
 from click.testing import CliRunner
 
 from mnist_doctor.cli import main
