@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from mnist_doctor.cli.console import (
     stderr,
     stdout,
 )
+from mnist_doctor.cli.quiet import library_logs
 
 
 @click.command()
@@ -52,15 +52,21 @@ from mnist_doctor.cli.console import (
               "config hash, rerun failed, interrupted and partial ones.")
 @click.option("--all-columns", is_flag=True, help="Sweep table: show every column, not only "
               "those that differ between grid points.")
-def run(configs, out, label, data_path, device, backend, no_doctor, quiet, check, junit_path,
-        as_json, jobs, executor, address, resume_dir, all_columns) -> None:
+@click.option("--verbose", is_flag=True, help="Also show the libraries' own logs and warnings "
+              "(TensorFlow's C++ start-up lines, numpy, matplotlib).")
+def run(verbose, **options) -> None:
     """Train each CONFIG, write run folders and print the comparison table."""
+    with library_logs(verbose):
+        run_configs(**options)
+
+
+def run_configs(configs, out, label, data_path, device, backend, no_doctor, quiet, check,
+                junit_path, as_json, jobs, executor, address, resume_dir, all_columns) -> None:
     from mnist_doctor.data.mnist import DataError, DataSource
     from mnist_doctor.execution.batch import run_batch
     from mnist_doctor.execution.runner import RunOptions
     from mnist_doctor.train.backends import select_backend
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
     sweeps = load_sweeps(configs)
     refuse_oversized(sweeps)
     experiments = [run.config for sweep in sweeps for run in sweep.runs]
