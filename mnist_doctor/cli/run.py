@@ -20,7 +20,7 @@ from mnist_doctor.cli.quiet import library_logs
 
 
 @click.command()
-@click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("configs", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--out", type=click.Path(file_okay=False), help="Invocation folder "
               "(default: runs/<YYYYmmdd-HHMMSS>[-label]).")
 @click.option("--label", help="Suffix for the default invocation folder name.")
@@ -65,8 +65,10 @@ def run_configs(configs, out, label, data_path, device, backend, no_doctor, quie
     from mnist_doctor.data.mnist import DataError, DataSource
     from mnist_doctor.execution.batch import run_batch
     from mnist_doctor.execution.runner import RunOptions
+    from mnist_doctor.runs.folder import record_configs
     from mnist_doctor.train.backends import select_backend
 
+    configs = configs_for(configs, resume_dir)
     sweeps = load_sweeps(configs)
     refuse_oversized(sweeps)
     experiments = [run.config for sweep in sweeps for run in sweep.runs]
@@ -82,6 +84,7 @@ def run_configs(configs, out, label, data_path, device, backend, no_doctor, quie
     except ValueError as err:
         raise UsageProblem(str(err)) from err
     invocation_dir = invocation_dir_for(out, label, resume_dir)
+    record_configs(invocation_dir, list(configs))
     options = RunOptions(doctor=not no_doctor, device=device)
     runs = [run for sweep in sweeps for run in sweep.runs]
     try:
@@ -91,12 +94,33 @@ def run_configs(configs, out, label, data_path, device, backend, no_doctor, quie
     except KeyboardInterrupt:
         draw_curves(invocation_dir)
         stderr.print(f"interrupted: finished runs and the partial run are in {invocation_dir}"
-                     f"; continue with --resume {invocation_dir}", soft_wrap=True)
+                     f"; continue with: mnist-doctor run --resume {invocation_dir}",
+                     soft_wrap=True)
         sys.exit(130)
     except RuntimeError as err:  # e.g. --device gpu with no GPU, folder in use, no Ray
         raise UsageProblem(str(err)) from err
     sweep = (result.points, result.params, all_columns) if result.is_sweep else None
     sys.exit(print_results(invocation_dir, result.rows, check, junit_path, as_json, sweep))
+
+
+def configs_for(configs: tuple[str, ...], resume_dir: str | None) -> tuple[str, ...]:
+    """The configs given; with `--resume DIR` alone, those DIR recorded (invocation.json)."""
+    from mnist_doctor.runs.folder import read_configs
+
+    if configs:
+        return configs
+    if resume_dir is None:
+        raise UsageProblem("give at least one CONFIG (or --resume RUN_DIR to continue one)")
+    recorded = read_configs(Path(resume_dir))
+    if not recorded:
+        raise UsageProblem(f"{resume_dir} records no configs (no invocation.json, no run.json "
+                           "with a config_path); give them: mnist-doctor run CONFIG... --resume "
+                           f"{resume_dir}")
+    missing = [path for path in recorded if not Path(path).is_file()]
+    if missing:
+        raise UsageProblem(f"{resume_dir} was run with configs that are gone: "
+                           f"{', '.join(missing)}; give the configs to resume with")
+    return tuple(recorded)
 
 
 def execution_for(executor: str, jobs: int | None, address: str | None):

@@ -23,11 +23,13 @@ import yaml
 from mnist_doctor.config.schema import ExperimentConfig, safe_name
 from mnist_doctor.runs.layout import (
     CONFIG_FILE,
+    INVOCATION_FILE,
     METRICS_COLUMNS,
     METRICS_FILE,
     RUN_FILE,
     TELEMETRY_COLUMNS,
     TELEMETRY_FILE,
+    find_run_dirs,
 )
 
 
@@ -67,6 +69,9 @@ def _exclusive_dir(parent: Path, name: str) -> Path:
 def create_invocation_dir(out: str | Path | None, label: str | None = None,
                           root: Path = Path("runs")) -> Path:
     """`--out DIR` as given, else runs/<YYYYmmdd-HHMMSS>[-label]."""
+    if out is not None and Path(out).is_dir() and find_run_dirs(Path(out)):
+        raise OutputFolderError(f"{out} already holds the runs of an earlier invocation; "
+                                f"continue it with --resume {out}, or choose a new --out")
     try:
         if out is not None:
             path = Path(out)
@@ -86,6 +91,34 @@ def _probe_writable(path: Path) -> None:
     """Create and remove a file in `path`, so an unwritable folder fails before training."""
     with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
         pass
+
+
+def record_configs(invocation_dir: Path, paths: list[str]) -> list[str]:
+    """Add `paths` (made absolute) to invocation.json, keeping earlier ones: `--resume DIR`
+    alone then knows every config the folder was given. Returns the full list."""
+    known = read_configs(invocation_dir)
+    paths = list(dict.fromkeys(known + [str(Path(path).resolve()) for path in paths]))
+    write_json(invocation_dir / INVOCATION_FILE, {"configs": paths})
+    return paths
+
+
+def read_configs(invocation_dir: Path) -> list[str]:
+    """The config files invocation.json records; else those the run folders' run.json name
+    (folders written before invocation.json existed); [] when neither says."""
+    try:
+        data = json.loads((invocation_dir / INVOCATION_FILE).read_text(encoding="utf-8"))
+        return [str(path) for path in data["configs"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    found = []
+    for folder in find_run_dirs(invocation_dir) if invocation_dir.is_dir() else []:
+        try:
+            info = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(info, dict) and info.get("config_path"):
+            found.append(str(Path(info["config_path"]).resolve()))
+    return list(dict.fromkeys(found))
 
 
 class CsvAppender:
