@@ -23,7 +23,7 @@ def validate(configs) -> None:
     refuse_oversized(sweeps)
     for sweep in sweeps:
         runs = f" ({escape(sweep.describe())})" if sweep.is_sweep else ""
-        stdout.print(f"[green]ok[/] {escape(sweep.path)}{runs}")
+        stdout.print(f"[green]ok[/] {escape(sweep.path)}{runs}", soft_wrap=True)
 
 
 @click.command(name="list")
