@@ -62,14 +62,16 @@ class NanAfterGoodSteps:
         return EvalResult(float("nan") if self.broken else 0.1, accuracy, np.zeros(10))
 
 
-def test_a_nan_runs_train_accuracy_is_measured_like_its_test_accuracy(tmp_path):
+def test_a_nan_runs_train_accuracy_is_measured_like_its_test_accuracy(tmp_path, write_config):
+    import yaml
+
     from mnist_doctor.config.loader import parse_config
     from mnist_doctor.data.mnist import Prepared
     from mnist_doctor.runs.folder import RunFolder
     from mnist_doctor.train.trainer import Trainer
-    from tests.conftest import TINY_CONFIG
 
-    config = parse_config({**TINY_CONFIG, "train": {"batch_size": 50, "steps": 40,
+    tiny = yaml.safe_load(write_config().read_text(encoding="utf-8"))
+    config = parse_config({**tiny, "train": {"batch_size": 50, "steps": 40,
                                                     "eval_every": 30}}, "nan.yaml")
     x, y = np.zeros((600, 784), "float32"), np.eye(10, dtype="float32")[np.arange(600) % 10]
     folder = RunFolder(tmp_path, config, telemetry=False)

@@ -126,14 +126,14 @@ def test_whole_files_follow_the_umask(tmp_path, mask):
     assert stat.S_IMODE((tmp_path / "summary.csv").stat().st_mode) == 0o666 & ~mask
 
 
-def test_unicode_and_dotted_names_just_work(tmp_path):
-    from tests.conftest import TINY_CONFIG
+def test_unicode_and_dotted_names_just_work(tmp_path, write_config):
+    tiny_config = yaml.safe_load(write_config("base").read_text(encoding="utf-8"))
 
     tiny = {"batch_size": 50, "steps": 2, "eval_every": 2}
     configs = []
     for stem, name in (("u", "résumé-数字-ü"), ("d", "../dot"), ("h", ".hidden")):
         configs.append(tmp_path / f"{stem}.yaml")
-        configs[-1].write_text(yaml.safe_dump({**TINY_CONFIG, "name": name, "train": tiny},
+        configs[-1].write_text(yaml.safe_dump({**tiny_config, "name": name, "train": tiny},
                                               allow_unicode=True), encoding="utf-8")
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["run", *map(str, configs), "--out", str(out), "--quiet"])
@@ -141,4 +141,5 @@ def test_unicode_and_dotted_names_just_work(tmp_path):
     for folder in ("résumé-数字-ü", "dot", "hidden"):
         info = json.loads((out / folder / "run.json").read_text(encoding="utf-8"))
         assert info["status"] == "completed", info.get("error")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.yaml", "h.yaml", "out", "u.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml", "d.yaml", "h.yaml", "out",
+                                                          "u.yaml"]

@@ -9,16 +9,14 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import TINY_CONFIG
-
 REPO = Path(__file__).resolve().parents[1]
 NOISE = ("oneDNN", "cuda drivers", "absl", "cudart", "RuntimeWarning", "UserWarning", "Glyph",
          "XLA", "I0000", "W0000", "E0000")
 
 
-def run_cli(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
+def run_cli(tmp_path: Path, tiny: dict, *extra: str) -> subprocess.CompletedProcess:
     config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump({**TINY_CONFIG, "name": "数字-noise",
+    config.write_text(yaml.safe_dump({**tiny, "name": "数字-noise",
                                       "train": {"batch_size": 50, "steps": 2, "eval_every": 2}},
                                      allow_unicode=True), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -28,13 +26,14 @@ def run_cli(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_library_logs_stay_off_screen_unless_verbose(tmp_path):
-    quiet = run_cli(tmp_path)
+def test_library_logs_stay_off_screen_unless_verbose(tmp_path, write_config):
+    tiny = yaml.safe_load(write_config().read_text(encoding="utf-8"))
+    quiet = run_cli(tmp_path, tiny)
     assert quiet.returncode == 0, quiet.stderr
     assert "completed" in quiet.stdout
     for marker in NOISE:
         assert marker not in quiet.stderr, quiet.stderr
-    verbose = run_cli(tmp_path, "--verbose")
+    verbose = run_cli(tmp_path, tiny, "--verbose")
     assert verbose.returncode == 0
     assert any(marker in verbose.stderr for marker in NOISE), verbose.stderr  # they exist
 

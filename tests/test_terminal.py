@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import TINY_CONFIG
-
 REPO = Path(__file__).resolve().parents[1]
 NAMES = ["alpha", "beta-run", "gamma", "delta-last"]
 
@@ -26,12 +24,14 @@ def tmux(socket: str, *args: str) -> str:
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux for a real terminal")
-def test_progress_display_is_stopped_before_the_table_prints(tmp_path, mnist_data_path):
+def test_progress_display_is_stopped_before_the_table_prints(tmp_path, mnist_data_path,
+                                                             write_config):
+    tiny = yaml.safe_load(write_config().read_text(encoding="utf-8"))
     configs = []
     for name in NAMES:
         configs.append(tmp_path / f"{name}.yaml")
         configs[-1].write_text(yaml.safe_dump({
-            **TINY_CONFIG, "name": name, "data": {"train_subset": 200},
+            **tiny, "name": name, "data": {"train_subset": 200},
             "train": {"batch_size": 50, "steps": 4, "eval_every": 4}}), encoding="utf-8")
     data = shlex.quote(str(mnist_data_path))
     command = (f"cd {shlex.quote(str(REPO))} && MNIST_DOCTOR_DATA={data} "
