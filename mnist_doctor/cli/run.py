@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import click
 
 from mnist_doctor.cli.console import (
-    ProgressReporter,
     UsageProblem,
+    live_progress,
     load_sweeps,
+    refuse_oversized,
     stderr,
     stdout,
 )
+from mnist_doctor.cli.quiet import library_logs
 
 
 @click.command()
-@click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("configs", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--out", type=click.Path(file_okay=False), help="Invocation folder "
               "(default: runs/<YYYYmmdd-HHMMSS>[-label]).")
 @click.option("--label", help="Suffix for the default invocation folder name.")
@@ -56,16 +57,26 @@ from mnist_doctor.cli.console import (
               "by what cures, and write fixed.yaml.")
 @click.option("--trial-steps", type=click.IntRange(min=1), help="With --treat: train each "
               "trial this many steps instead of the treated run's budget.")
-def run(configs, out, label, data_path, device, backend, no_doctor, quiet, check, junit_path,
-        as_json, jobs, executor, address, resume_dir, all_columns, treat, trial_steps) -> None:
+@click.option("--verbose", is_flag=True, help="Also show the libraries' own logs and warnings "
+              "(TensorFlow's C++ start-up lines, numpy, matplotlib).")
+def run(verbose, **options) -> None:
     """Train each CONFIG, write run folders and print the comparison table."""
+    with library_logs(verbose):
+        run_configs(**options)
+
+
+def run_configs(configs, out, label, data_path, device, backend, no_doctor, quiet, check,
+                junit_path, as_json, jobs, executor, address, resume_dir, all_columns, treat,
+                trial_steps) -> None:
     from mnist_doctor.data.mnist import DataError, DataSource
     from mnist_doctor.execution.batch import run_batch
     from mnist_doctor.execution.runner import RunOptions
+    from mnist_doctor.runs.folder import record_configs
     from mnist_doctor.train.backends import select_backend
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
+    configs = configs_for(configs, resume_dir)
     sweeps = load_sweeps(configs)
+    refuse_oversized(sweeps)
     experiments = [run.config for sweep in sweeps for run in sweep.runs]
     execution = execution_for(executor, jobs, address)
     source = DataSource(data_path)
@@ -79,23 +90,26 @@ def run(configs, out, label, data_path, device, backend, no_doctor, quiet, check
     except ValueError as err:
         raise UsageProblem(str(err)) from err
     invocation_dir = invocation_dir_for(out, label, resume_dir)
-    reporter = None if quiet else ProgressReporter()
+    record_configs(invocation_dir, list(configs))
     options = RunOptions(doctor=not no_doctor, device=device)
     runs = [run for sweep in sweeps for run in sweep.runs]
     try:
-        result = run_batch(runs, invocation_dir, source, options, execution, reporter,
-                           resume=resume_dir is not None, announce=stderr.print)
+        with live_progress(quiet) as reporter:  # stopped before anything below prints
+            result = run_batch(runs, invocation_dir, source, options, execution, reporter,
+                               resume=resume_dir is not None, announce=stderr.print)
     except KeyboardInterrupt:
         draw_curves(invocation_dir)
         stderr.print(f"interrupted: finished runs and the partial run are in {invocation_dir}"
-                     f"; continue with --resume {invocation_dir}", soft_wrap=True)
+                     f"; continue with: mnist-doctor run --resume {invocation_dir}",
+                     soft_wrap=True)
         sys.exit(130)
     except RuntimeError as err:  # e.g. --device gpu with no GPU, folder in use, no Ray
         raise UsageProblem(str(err)) from err
     rows = result.rows
     if treat:
-        rows = treat_rows(invocation_dir, rows, source, RunOptions(device=device), execution,
-                          reporter, trial_steps)
+        with live_progress(quiet) as reporter:
+            rows = treat_rows(invocation_dir, rows, source, RunOptions(device=device),
+                              execution, reporter, trial_steps)
     sweep = (result.points, result.params, all_columns) if result.is_sweep else None
     sys.exit(print_results(invocation_dir, rows, check, junit_path, as_json, sweep, treat))
 
@@ -112,6 +126,26 @@ def treat_rows(invocation_dir: Path, rows: list[dict], source, options, executio
         stderr.print(f"interrupted during treatment trials; the runs are in {invocation_dir}",
                      soft_wrap=True)
         sys.exit(130)
+
+
+def configs_for(configs: tuple[str, ...], resume_dir: str | None) -> tuple[str, ...]:
+    """The configs given; with `--resume DIR` alone, those DIR recorded (invocation.json)."""
+    from mnist_doctor.runs.folder import read_configs
+
+    if configs:
+        return configs
+    if resume_dir is None:
+        raise UsageProblem("give at least one CONFIG (or --resume RUN_DIR to continue one)")
+    recorded = read_configs(Path(resume_dir))
+    if not recorded:
+        raise UsageProblem(f"{resume_dir} records no configs (no invocation.json, no run.json "
+                           "with a config_path); give them: mnist-doctor run CONFIG... --resume "
+                           f"{resume_dir}")
+    missing = [path for path in recorded if not Path(path).is_file()]
+    if missing:
+        raise UsageProblem(f"{resume_dir} was run with configs that are gone: "
+                           f"{', '.join(missing)}; give the configs to resume with")
+    return tuple(recorded)
 
 
 def execution_for(executor: str, jobs: int | None, address: str | None):
@@ -131,10 +165,13 @@ def execution_for(executor: str, jobs: int | None, address: str | None):
 
 
 def invocation_dir_for(out: str | None, label: str | None, resume_dir: str | None) -> Path:
-    from mnist_doctor.runs.folder import create_invocation_dir
+    from mnist_doctor.runs.folder import OutputFolderError, create_invocation_dir
 
     if resume_dir is None:
-        return create_invocation_dir(out, label)
+        try:
+            return create_invocation_dir(out, label)
+        except OutputFolderError as err:
+            raise UsageProblem(str(err)) from err
     if out or label:
         raise UsageProblem("--resume RUN_DIR continues RUN_DIR; drop --out/--label")
     return Path(resume_dir)
@@ -144,7 +181,13 @@ def print_results(invocation_dir: Path, rows: list[dict], check: bool, junit_pat
                   as_json: bool, sweep: tuple | None = None, treated: bool = False) -> int:
     """curves.png, then JUnit, then the table or the JSON; returns the exit code."""
     from mnist_doctor.report.junit import write_junit
-    from mnist_doctor.report.results import exit_code, json_summary, load_results, with_checks
+    from mnist_doctor.report.results import (
+        exit_code,
+        failure_lines,
+        json_summary,
+        load_results,
+        with_checks,
+    )
     from mnist_doctor.report.table import comparison_table
 
     results = load_results(invocation_dir, rows)
@@ -164,6 +207,8 @@ def print_results(invocation_dir: Path, rows: list[dict], check: bool, junit_pat
             points, params, all_columns = sweep
             stdout.print(points_table(points, params, f"mnist-doctor sweep: {invocation_dir}",
                                       all_columns))
+        for line in failure_lines(results):
+            stdout.print(line, soft_wrap=True, highlight=False)
         if treated:
             from mnist_doctor.report.treatment_table import treatment_table
 

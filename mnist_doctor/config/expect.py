@@ -11,12 +11,12 @@ the forum threads print). The diagnosis vocabulary is `mnist_doctor.vocabulary.C
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from mnist_doctor.config.errors import did_you_mean
+from mnist_doctor.config.numbers import as_number
 from mnist_doctor.vocabulary import CODES
 
 # metric name -> (where it lives in run.json, key); `final_loss` is the forum threads' number.
@@ -123,10 +123,10 @@ def _parse_bound(metric: str, raw: Any, problem: Problem, key: str) -> Bound | N
         if name not in BOUND_KEYS:
             problem(f"{key}.{name}",
                     f"unknown key{did_you_mean(name, BOUND_KEYS)}; allowed: min, max")
-        elif isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        elif as_number(value) is None:
             problem(f"{key}.{name}", f"expected a number, got {value!r}")
         else:
-            values[name] = float(value)
+            values[name] = float(as_number(value))
     if "min" in values and "max" in values and values["min"] > values["max"]:
         problem(key, f"min {values['min']:g} is above max {values['max']:g}")
         return None

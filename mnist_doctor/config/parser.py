@@ -11,6 +11,7 @@ from typing import Any
 
 from mnist_doctor.config.errors import did_you_mean
 from mnist_doctor.config.expect import parse_expect
+from mnist_doctor.config.numbers import as_number
 from mnist_doctor.config.schema import (
     ACTIVATIONS,
     DEFAULT_LEARNING_RATES,
@@ -67,6 +68,9 @@ class Parser:
         dotted = f"{prefix}.{key}" if prefix else key
         if value is None and nullable:
             return None
+        if isinstance(value, str) and as_number(value) is not None:
+            value = as_number(value)  # YAML 1.1 reads 1e-3 as a string
+            value = int(value) if kind is int and float(value).is_integer() else value
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (
                 kind is int and not isinstance(value, int)):
             self.problem(dotted, f"expected {'an integer' if kind is int else 'a number'}, "

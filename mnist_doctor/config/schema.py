@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -187,6 +188,7 @@ def activation_label(index: int, layer: Layer) -> str:
 
 
 def safe_name(name: str) -> str:
-    """Turn a run name into a single, portable path component (no '/', '..', spaces)."""
-    cleaned = re.sub(r"[^A-Za-z0-9._=,\[\]+-]+", "-", name).strip(".-")
+    """Turn a run name into a single, portable path component (no '/', '..', spaces, no
+    leading dot). Letters and digits of any script stay: `résumé-数字` is its own folder name."""
+    cleaned = re.sub(r"[^\w.=,\[\]+-]+", "-", unicodedata.normalize("NFC", name)).strip(".-")
     return cleaned[:120] or "run"

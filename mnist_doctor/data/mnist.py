@@ -9,6 +9,7 @@ TensorFlow/Keras is imported only for the download, so validating configs never 
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,8 @@ ENV_VAR = "MNIST_DOCTOR_DATA"
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 NUM_CLASSES = 10
 EXPECTED_KEYS = {"x_train": (28, 28), "y_train": (), "x_test": (28, 28), "y_test": ()}
+LAYOUT = ("a NumPy .npz archive in Keras layout: x_train (N, 28, 28) and x_test (M, 28, 28) "
+          "images (uint8 0-255), y_train (N,) and y_test (M,) labels 0-9")
 
 
 class DataError(Exception):
@@ -55,17 +58,39 @@ def read_npz(path: Path) -> Mnist:
     """Read an .npz in Keras layout, checking keys and shapes so a wrong file fails clearly."""
     try:
         with np.load(path, allow_pickle=False) as npz:
+            if not hasattr(npz, "files"):  # a bare .npy array, not an archive
+                raise ValueError("a single array")
             arrays = {key: npz[key] for key in EXPECTED_KEYS if key in npz.files}
-    except (OSError, ValueError) as err:
-        raise DataError(f"{path}: cannot read as an .npz file: {err}") from err
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        # numpy's own message suggests allow_pickle=True, which is unsafe on a foreign file
+        raise DataError(f"{path}: not a valid MNIST .npz (numpy cannot read it as an .npz "
+                        f"archive); expected {LAYOUT}") from err
     missing = sorted(set(EXPECTED_KEYS) - set(arrays))
     if missing:
         raise DataError(f"{path}: not MNIST in Keras layout: missing arrays {', '.join(missing)} "
-                        f"(expected x_train, y_train, x_test, y_test)")
+                        f"(expected {LAYOUT})")
     for key, tail in EXPECTED_KEYS.items():
         if arrays[key].shape[1:] != tail:
             raise DataError(f"{path}: {key} has shape {arrays[key].shape}, expected (N, *{tail})")
+    for split in ("train", "test"):
+        _check_split(path, split, arrays[f"x_{split}"], arrays[f"y_{split}"])
     return Mnist(**arrays, source=str(path))
+
+
+def _check_split(path: Path, split: str, images: np.ndarray, labels: np.ndarray) -> None:
+    """Same number of images and labels, labels whole numbers 0-9, images numeric."""
+    if len(images) != len(labels):
+        raise DataError(f"{path}: x_{split} has {len(images)} images but y_{split} has "
+                        f"{len(labels)} labels; they must match")
+    if not np.issubdtype(images.dtype, np.number) or not np.issubdtype(labels.dtype, np.number):
+        raise DataError(f"{path}: x_{split}/y_{split} must be numeric arrays, got "
+                        f"{images.dtype}/{labels.dtype}")
+    if len(labels) and (not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels))
+                        or labels.min() < 0 or labels.max() >= NUM_CLASSES):
+        bad = labels[(labels < 0) | (labels >= NUM_CLASSES) | (labels != np.round(labels))]
+        raise DataError(f"{path}: y_{split} holds labels outside the digits 0-9 "
+                        f"(e.g. {bad.ravel()[0] if bad.size else 'nan'}); expected class "
+                        f"indices 0-{NUM_CLASSES - 1}")
 
 
 class DataSource:

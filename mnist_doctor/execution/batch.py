@@ -23,8 +23,9 @@ from mnist_doctor.execution.executors import (
 from mnist_doctor.execution.resume import ResumePlan, invocation_lock, plan_resume
 from mnist_doctor.execution.runner import NullReporter, RunOptions
 from mnist_doctor.runs.events import write_hparams
+from mnist_doctor.runs.layout import find_run_dirs
 from mnist_doctor.runs.points import aggregate, is_sweep, write_points
-from mnist_doctor.runs.summary import write_summary
+from mnist_doctor.runs.summary import row_from_folder, write_summary
 
 
 @dataclass(frozen=True)
@@ -83,27 +84,38 @@ def run_batch(runs: list[SweepRun | ExperimentConfig], invocation_dir: Path, sou
         tasks = [make_task(index, runs[index].config, invocation_dir, source, options,
                            execution) for index in todo]
 
+        planned = {safe_name(run.config.name) for run in runs}
+
         def done(task: RunTask, row: dict) -> None:
             rows[task.index] = annotate(row, runs[task.index])
-            write_summaries(invocation_dir, rows)  # a kill -9 later still leaves these
+            write_summaries(invocation_dir, rows, planned)  # a kill -9 later still leaves these
 
         try:
             if tasks:
                 executor_for(execution, source, reporter).run(tasks, done)
         finally:
-            ordered, points, params = write_summaries(invocation_dir, rows)
+            ordered, points, params = write_summaries(invocation_dir, rows, planned)
             if is_sweep(points, params):  # TensorBoard's HParams dashboard
                 write_hparams(invocation_dir, ordered, params)
     return BatchResult(ordered, points, params, plan, is_sweep(points, params))
 
 
-def write_summaries(invocation_dir: Path, rows: dict[int, dict]):
-    """summary.csv (runs in plan order) and summary_points.csv, both atomically."""
+def write_summaries(invocation_dir: Path, rows: dict[int, dict], planned: set[str] = frozenset()):
+    """summary.csv and summary_points.csv, both atomically: every run in the folder, those of
+    other invocations (a --resume with fewer configs) first, then this plan's in plan order."""
     ordered = [rows[index] for index in sorted(rows)]
-    write_summary(invocation_dir, ordered)
-    points, params = aggregate(ordered)
+    everything = other_rows(invocation_dir, planned) + ordered
+    write_summary(invocation_dir, everything)
+    points, params = aggregate(everything)
     write_points(invocation_dir, points, params)
-    return ordered, points, params
+    return everything, points, params
+
+
+def other_rows(invocation_dir: Path, planned: set[str]) -> list[dict]:
+    """Rows of the recorded run folders that are not this plan's (their own files say)."""
+    others = [row_from_folder(folder, invocation_dir) for folder in find_run_dirs(invocation_dir)
+              if folder.name not in planned]
+    return [row for row in others if row is not None]
 
 
 def annotate(row: dict, run: SweepRun) -> dict:

@@ -64,8 +64,7 @@ def run_one(config: ExperimentConfig, invocation_dir: Path, source: DataSource,
         info.update(status=RunStatus.INTERRUPTED, error="interrupted by the user (Ctrl-C)")
         interrupted = True
     except Exception as err:  # noqa: BLE001 - a failed run is data; the sweep goes on
-        first_line = (str(err).splitlines() or [""])[0][:300]
-        info.update(status=RunStatus.FAILED, error=f"{type(err).__name__}: {first_line}",
+        info.update(status=RunStatus.FAILED, error=error_line(err),
                     traceback=traceback.format_exc(limit=8))
     finally:
         info["wall_seconds"] = round(time.perf_counter() - started, 3)
@@ -81,6 +80,14 @@ def run_one(config: ExperimentConfig, invocation_dir: Path, source: DataSource,
     if interrupted:
         raise RunInterrupted(row)
     return row
+
+
+def error_line(err: BaseException) -> str:
+    """`Type: message` on one line. TensorFlow wraps graph errors as 'in user code:' followed
+    by a traceback; the message that explains is then its last line."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    message = lines[-1] if lines and lines[0].endswith("in user code:") else (lines or [""])[0]
+    return f"{type(err).__name__}: {message[:300]}"
 
 
 def _backend() -> str:

@@ -31,7 +31,10 @@ def build_model(config: ExperimentConfig) -> keras.Sequential:
 
 
 def _model_name(config: ExperimentConfig) -> str:
-    return "".join(c if c.isalnum() else "_" for c in config.name)[:60] or "model"
+    """The run name as a TensorFlow scope name: ASCII letters, digits and '_', starting with
+    a letter or digit (TensorFlow rejects `é`, `数` and a leading '_' or '.')."""
+    ascii_name = "".join(c if c.isascii() and c.isalnum() else "_" for c in config.name)
+    return ascii_name.strip("_")[:60] or "model"
 
 
 def _keras_layers(index: int, layer: Layer) -> list[keras.layers.Layer]:

@@ -13,9 +13,13 @@ from mnist_doctor.report.style import SEVERITY_STYLE
 from mnist_doctor.runs.folder import json_safe
 
 
-def findings_renderable(name: str, findings: list[Finding]) -> RenderableType:
-    """One run's findings as a table: severity, code and where, then message, fix, numbers."""
+def findings_renderable(name: str, findings: list[Finding],
+                        failed: bool = False) -> RenderableType:
+    """One run's findings as a table: severity, code and where, then message, fix, numbers.
+    A run that `failed` and has no findings gets no "no problems found": it has no result."""
     if not findings:
+        if failed:
+            return Text(f"{name}: no findings (the run did not finish)", style="red")
         return Text(f"{name}: no problems found", style="green")
     table = Table(title=name, title_justify="left", show_lines=True, expand=True)
     table.add_column("severity", no_wrap=True)

@@ -97,6 +97,14 @@ def exit_code(results: list[RunResult], check: bool) -> int:
     return 0
 
 
+def failure_lines(results: list[RunResult]) -> list[str]:
+    """Under the table, one line (rich markup) per run that failed or stopped, with why:
+    its table row can only show dashes."""
+    return [f"[bold red]{escape(result.status)}:[/] {escape(result.name)}: "
+            f"{escape(result.error or 'no error recorded (see its run.json)')}"
+            for result in results if result.errored]
+
+
 def check_cell(checks) -> str:
     """The table's Check column: pass, or FAIL and each broken clause with its number."""
     if not checks:

@@ -7,17 +7,23 @@ the settings and results differ. So by default a column whose cells are all the 
 
 from __future__ import annotations
 
-from rich.markup import escape
-from rich.table import Table
-
+from mnist_doctor.report.fit import NAME, Cell, Column, FittedTable
 from mnist_doctor.report.style import SEVERITY_STYLE, format_number
 
 ALWAYS = {"Point", "n", "Completed", "Diverged", "Test acc"}
+# When the terminal is narrow, columns go in this order (1 first); the point, its settings,
+# n, Completed, Test acc and Diagnosis always stay.
+DROP = {"Best test": 1, "Time s": 2, "First NaN": 3, "Train acc": 4, "Final loss": 5,
+        "Interrupted": 6}
+SHORT = {"Completed": "Done", "Diverged": "Div", "Failed": "Fail", "Interrupted": "Int",
+         "Test acc": "Test", "Train acc": "Train", "Final loss": "Loss", "Best test": "Best",
+         "First NaN": "NaN at", "Time s": "Secs"}
 
 
 def points_table(points: list[dict], params: list[str], title: str = "mnist-doctor sweep",
-                 all_columns: bool = False) -> Table:
-    """Rows from aggregate.aggregate or aggregate.read_points (numbers or CSV strings)."""
+                 all_columns: bool = False) -> FittedTable:
+    """Rows from aggregate.aggregate or aggregate.read_points (numbers or CSV strings); the
+    table fits the width it is printed at (see report.fit)."""
     spec = [("Point", "left", lambda p: str(p.get("point", "")))]
     spec += [(key, "left", lambda p, key=key: _text(p.get(key))) for key in params]
     spec += [
@@ -34,27 +40,24 @@ def points_table(points: list[dict], params: list[str], title: str = "mnist-doct
         ("Time s", "right", lambda p: format_number(p.get("wall_seconds_mean"), 1)),
         ("Diagnosis", "left", lambda p: _text(p.get("diagnosis"))),
     ]
-    cells = [[escape(render(point)) for _, _, render in spec] for point in points]
+    cells = [[render(point) for _, _, render in spec] for point in points]
     keep = [index for index, (header, _, _) in enumerate(spec)
             if all_columns or header in ALWAYS or len(points) < 2
             or len({row[index] for row in cells}) > 1]
-    table = Table(title=title, header_style="bold")
-    for index in keep:
-        header, justify, _ = spec[index]
-        table.add_column(header, justify=justify, overflow="fold")
-    for row in cells:
-        table.add_row(*(_style(spec[i][0], row[i]) for i in keep))
-    return table
+    columns = [Column(spec[i][0], spec[i][1], SHORT.get(spec[i][0]), DROP.get(spec[i][0], 0),
+                      NAME if i == 0 else "fixed") for i in keep]
+    rows = [[Cell(row[i], _style(spec[i][0], row[i])) for i in keep] for row in cells]
+    return FittedTable(columns, rows, title=title)
 
 
 def _style(header: str, cell: str) -> str:
     if header in ("Failed", "Interrupted") and cell not in ("0", "-"):
-        return f"[bold red]{cell}[/]"
+        return "bold red"
     if header == "Diverged" and cell not in ("0", "-"):
-        return f"[yellow]{cell}[/]"
+        return "yellow"
     if header == "Diagnosis" and cell != "-":
-        return f"[{SEVERITY_STYLE['warning']}]{cell}[/]"
-    return cell
+        return SEVERITY_STYLE["warning"]
+    return ""
 
 
 def _text(value) -> str:

@@ -2,38 +2,40 @@
 
 from __future__ import annotations
 
-from rich.markup import escape
-from rich.table import Table
-
+from mnist_doctor.report.fit import NAME, WRAP, Cell, Column, FittedTable
 from mnist_doctor.report.style import SEVERITY_STYLE, STATUS_STYLE, format_number
+
+# When the terminal is narrow, columns go in this order (drop=1 first); Run, Status, Test acc,
+# Diagnosis and Check always stay.
+COLUMNS = [Column("Run", kind=NAME), Column("Status"),
+           Column("Train acc", "right", "Train", drop=4),
+           Column("Test acc", "right", "Test"),
+           Column("Final loss", "right", "Loss", drop=5),
+           Column("Best test", "right", "Best", drop=1),
+           Column("First NaN", "right", "NaN at", drop=3),
+           Column("Time s", "right", "Secs", drop=2),
+           Column("Diagnosis")]
 
 
 def comparison_table(rows: list[dict], title: str = "mnist-doctor runs",
-                     checks: bool = False) -> Table:
-    """One row per run; `checks` adds the Check column from each row's "check" cell."""
-    table = Table(title=title, header_style="bold", show_lines=False)
-    for header, justify in (("Run", "left"), ("Status", "left"), ("Train acc", "right"),
-                            ("Test acc", "right"), ("Final loss", "right"),
-                            ("Best test", "right"), ("First NaN", "right"), ("Time s", "right"),
-                            ("Diagnosis", "left")):
-        table.add_column(header, justify=justify, overflow="fold")
-    if checks:
-        table.add_column("Check", overflow="fold")
+                     checks: bool = False) -> FittedTable:
+    """One row per run; `checks` adds the Check column from each row's "check" cell. The
+    table fits the width it is printed at (see report.fit)."""
+    cells = []
     for row in rows:
         status = row.get("status") or ""
         diagnosis = row.get("diagnosis") or ""
         severity = row.get("diagnosis_severity") or ""
-        table.add_row(
-            escape(str(row.get("name", ""))),  # sweep names hold [...]: not markup
-            f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]",
-            format_number(row.get("train_accuracy"), 4), format_number(row.get("test_accuracy"), 4),
-            format_number(row.get("test_loss"), 4), format_number(row.get("best_test_accuracy"), 4),
-            _first_nan(row), format_number(row.get("wall_seconds"), 1),
-            f"[{SEVERITY_STYLE.get(severity, 'white')}]{diagnosis}[/]" if diagnosis else "-",
-            *([row.get("check") or "-"] if checks else []),
-        )
-    table.caption = _trained_with(rows)
-    return table
+        cells.append([
+            Cell(str(row.get("name", ""))), Cell(status, STATUS_STYLE.get(status, "white")),
+            *(Cell(format_number(row.get(key), 4)) for key in
+              ("train_accuracy", "test_accuracy", "test_loss", "best_test_accuracy")),
+            Cell(_first_nan(row)), Cell(format_number(row.get("wall_seconds"), 1)),
+            Cell(diagnosis or "-", SEVERITY_STYLE.get(severity, "white") if diagnosis else ""),
+            *([Cell(row.get("check") or "-", markup=True)] if checks else []),
+        ])
+    columns = COLUMNS + ([Column("Check", kind=WRAP)] if checks else [])
+    return FittedTable(columns, cells, title=title, caption=_trained_with(rows))
 
 
 def _trained_with(rows: list[dict]) -> str | None:

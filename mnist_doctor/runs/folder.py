@@ -24,11 +24,13 @@ from mnist_doctor.config.schema import ExperimentConfig, safe_name
 from mnist_doctor.runs.events import EventWriter
 from mnist_doctor.runs.layout import (
     CONFIG_FILE,
+    INVOCATION_FILE,
     METRICS_COLUMNS,
     METRICS_FILE,
     RUN_FILE,
     TELEMETRY_COLUMNS,
     TELEMETRY_FILE,
+    find_run_dirs,
 )
 
 
@@ -37,7 +39,19 @@ def write_atomic(path: Path, text: str) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
         stream.write(text)
+        os.fchmod(stream.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600; files follow umask
     os.replace(temporary, path)
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+class OutputFolderError(RuntimeError):
+    """The invocation folder cannot be created or written; the message says where and why."""
 
 
 def _exclusive_dir(parent: Path, name: str) -> Path:
@@ -56,12 +70,56 @@ def _exclusive_dir(parent: Path, name: str) -> Path:
 def create_invocation_dir(out: str | Path | None, label: str | None = None,
                           root: Path = Path("runs")) -> Path:
     """`--out DIR` as given, else runs/<YYYYmmdd-HHMMSS>[-label]."""
-    if out is not None:
-        path = Path(out)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return _exclusive_dir(root, f"{stamp}-{safe_name(label)}" if label else stamp)
+    if out is not None and Path(out).is_dir() and find_run_dirs(Path(out)):
+        raise OutputFolderError(f"{out} already holds the runs of an earlier invocation; "
+                                f"continue it with --resume {out}, or choose a new --out")
+    try:
+        if out is not None:
+            path = Path(out)
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            path = _exclusive_dir(root, f"{stamp}-{safe_name(label)}" if label else stamp)
+        _probe_writable(path)
+    except OSError as err:
+        where = out if out is not None else root
+        raise OutputFolderError(f"cannot write the output folder {where}: "
+                                f"{err.strerror or err}") from err
+    return path
+
+
+def _probe_writable(path: Path) -> None:
+    """Create and remove a file in `path`, so an unwritable folder fails before training."""
+    with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
+        pass
+
+
+def record_configs(invocation_dir: Path, paths: list[str]) -> list[str]:
+    """Add `paths` (made absolute) to invocation.json, keeping earlier ones: `--resume DIR`
+    alone then knows every config the folder was given. Returns the full list."""
+    known = read_configs(invocation_dir)
+    paths = list(dict.fromkeys(known + [str(Path(path).resolve()) for path in paths]))
+    write_json(invocation_dir / INVOCATION_FILE, {"configs": paths})
+    return paths
+
+
+def read_configs(invocation_dir: Path) -> list[str]:
+    """The config files invocation.json records; else those the run folders' run.json name
+    (folders written before invocation.json existed); [] when neither says."""
+    try:
+        data = json.loads((invocation_dir / INVOCATION_FILE).read_text(encoding="utf-8"))
+        return [str(path) for path in data["configs"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    found = []
+    for folder in find_run_dirs(invocation_dir) if invocation_dir.is_dir() else []:
+        try:
+            info = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(info, dict) and info.get("config_path"):
+            found.append(str(Path(info["config_path"]).resolve()))
+    return list(dict.fromkeys(found))
 
 
 class CsvAppender:

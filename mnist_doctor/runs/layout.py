@@ -23,6 +23,7 @@ SUMMARY_FILE = "summary.csv"
 POINTS_FILE = "summary_points.csv"
 CURVES_FILE = "curves.png"
 REPORT_FILE = "report.html"
+INVOCATION_FILE = "invocation.json"  # the config files an invocation was given (for --resume)
 
 METRICS_COLUMNS = ("epoch", "step", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
                    "seconds", "nan")

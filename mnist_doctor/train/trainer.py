@@ -167,7 +167,9 @@ class Trainer:
 
     def _evaluate(self) -> None:
         test = self.stepper.evaluate(self.data.x_test, self.data.y_test)
-        if self.step == 0:
+        if self.step == 0 or self.window.nonfinite:
+            # after a NaN the window's running accuracy counts NaN outputs as wrong (0.0000)
+            # while the test set's argmax finds a class; measure both the same way
             subset = slice(0, TRAIN_EVAL_EXAMPLES)
             train = self.stepper.evaluate(self.data.x_train[subset], self.data.y_train[subset])
             train_loss, train_accuracy = train.loss, train.accuracy
