@@ -83,7 +83,8 @@ def test_combination_takes_the_best_fix_of_each_error_finding():
                     trial("ce", 0.6, codes=("mse_for_classification",))], Before(0.1032, False))
     chosen = combination(findings, [t for t in trials if t.kind != COMBINED], Before(0.1, False))
     assert [(code, fix.name) for code, fix in chosen] == [
-        ("constant_init", "init"), ("softmax_in_hidden_layer", "relu")]
+        ("constant_init", "init"), ("softmax_in_hidden_layer", "relu"),
+        ("mse_for_classification", "ce")]  # errors first, then warnings; largest effect first
 
 
 def test_a_healthy_net_at_the_reference_optimiser_gets_no_trial():
@@ -164,3 +165,23 @@ def test_treat_on_an_old_run_folder_from_the_cli(write_config, tmp_path):
     assert [c.passed for c in checks] == [True, True]
     shown = runner.invoke(main, ["diagnose", str(out / "zero-init")])
     assert "Root cause: constant_init" in " ".join(shown.output.split())
+
+
+def test_a_follow_up_fixes_what_the_first_fix_uncovered():
+    """A random init cures the symmetry, then a naive log loss reaches log(0): the follow-up
+    keeps the init and adds the fix the trial's own diagnosis proposes."""
+    from mnist_doctor.doctor.treatment import follow_ups
+
+    init = Trial(Fix("random-init", {"model.layers[0].kernel_init": "he_normal"}, "init"),
+                 ("constant_init",), run_dir="treatments/random-init", test_accuracy=0.10,
+                 first_nan_step=4000, errors_after=("nan_loss",), verdict=WORSE)
+    slower = Trial(Fix("lr-div10", {"optimizer.learning_rate": 0.0003}, "lr"),
+                   ("dead_relu",), run_dir="treatments/lr-div10", test_accuracy=0.1135,
+                   errors_after=("constant_init", "dead_relu"), verdict=NO_EFFECT)
+    after = {"treatments/random-init": [
+        {"code": "nan_loss", "severity": "error", "fixes": [
+            {"name": "crossentropy", "changes": {"loss": "crossentropy"}, "summary": "ce"}]}],
+             "treatments/lr-div10": [{"code": "constant_init", "severity": "error", "fixes": []}]}
+    ((codes, fix),) = follow_ups([slower, init], Before(0.1135, False), after)
+    assert codes == ("constant_init", "nan_loss") and fix.name == "random-init+crossentropy"
+    assert fix.changes == {"model.layers[0].kernel_init": "he_normal", "loss": "crossentropy"}

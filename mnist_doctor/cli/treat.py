@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from mnist_doctor.cli.console import ProgressReporter, UsageProblem, stderr, stdout
+from mnist_doctor.cli.console import UsageProblem, live_progress, stderr, stdout
+from mnist_doctor.cli.quiet import library_logs
 from mnist_doctor.cli.run import execution_for
 
 
@@ -30,17 +31,21 @@ from mnist_doctor.cli.run import execution_for
 @click.option("--address", help="Ray cluster to join (with --executor ray).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="Print each run's treatment as JSON.")
-def treat(run_dir, data_path, trial_steps, backend, device, jobs, executor, address, quiet,
-          as_json) -> None:
+@click.option("--verbose", is_flag=True, help="Also show the libraries' own logs and warnings.")
+def treat(verbose, **options) -> None:
     """Run treatment trials on a finished run (or on every run of an invocation folder):
     rerun it with one fix applied, rank the causes by what cures, write fixed.yaml."""
+    with library_logs(verbose):
+        treat_runs(**options)
+
+
+def treat_runs(run_dir, data_path, trial_steps, backend, device, jobs, executor, address, quiet,
+               as_json) -> None:
     from mnist_doctor.config import ConfigError, load_config
     from mnist_doctor.data.mnist import DataError, DataSource
-    from mnist_doctor.execution.runner import RunOptions
-    from mnist_doctor.execution.treat import TreatError, treat_run
     from mnist_doctor.report.treatment_table import treatment_table
     from mnist_doctor.runs.layout import find_run_dirs
-    from mnist_doctor.runs.read import read_run_json, read_treatment
+    from mnist_doctor.runs.read import read_run_json
     from mnist_doctor.train.backends import select_backend
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -59,7 +64,24 @@ def treat(run_dir, data_path, trial_steps, backend, device, jobs, executor, addr
             source.load(load_config(path / "config.yaml").data)
     except (DataError, ConfigError) as err:
         raise UsageProblem(str(err)) from err
-    reporter = None if quiet else ProgressReporter()
+    with live_progress(quiet) as reporter:  # stopped before the tables print
+        out = treat_each(run_dirs, source, device, execution, reporter, trial_steps)
+    for name, treatment in out.items():
+        if not as_json:
+            stdout.print(treatment_table(name, treatment))
+            if treatment.get("fixed"):
+                stdout.print(f"fixed config: {treatment['fixed']}", soft_wrap=True,
+                             highlight=False)
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+
+
+def treat_each(run_dirs, source, device, execution, reporter, trial_steps) -> dict:
+    """Treat each run folder; its treatment (diagnosis.json's part, fixed.yaml, cost) by name."""
+    from mnist_doctor.execution.runner import RunOptions
+    from mnist_doctor.execution.treat import TreatError, treat_run
+    from mnist_doctor.runs.read import read_treatment
+
     out = {}
     for path in run_dirs:
         try:
@@ -74,9 +96,4 @@ def treat(run_dir, data_path, trial_steps, backend, device, jobs, executor, addr
         treatment = read_treatment(path / "diagnosis.json")
         out[done.name] = {**treatment, "fixed": str(done.fixed) if done.fixed else None,
                           "trials": done.trials, "seconds": done.seconds}
-        if not as_json:
-            stdout.print(treatment_table(done.name, treatment))
-            if done.fixed:
-                stdout.print(f"fixed config: {done.fixed}", soft_wrap=True, highlight=False)
-    if as_json:
-        click.echo(json.dumps(out, indent=2))
+    return out

@@ -37,9 +37,9 @@ from mnist_doctor.doctor.treatment import (
     judge,
     rank,
     reference_finding,
-    sentence,
 )
 from mnist_doctor.doctor.trials import read_trials
+from mnist_doctor.doctor.verdict import sentence
 from mnist_doctor.runs.folder import write_json
 from mnist_doctor.runs.layout import (
     CONFIG_FILE,

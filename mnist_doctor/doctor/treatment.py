@@ -26,6 +26,8 @@ EFFECT = 0.02
 # A reference trial (Adam at 0.001, all else equal) that cuts the run's test error at least in
 # half and gains 2 points or more shows the run stays far below what its architecture reaches.
 REFERENCE_ERROR_RATIO = 0.5
+# Second-round trials when nothing cures: each builds on one first-round trial.
+MAX_FOLLOW_UPS = 2
 
 CURES, HELPS, NO_EFFECT, WORSE = "cures", "helps", "no effect", "worse"
 SINGLE, COMBINED, REFERENCE = "single", "combined", "reference"
@@ -108,23 +110,53 @@ def judge(trials: list[Trial], before: Before) -> list[Trial]:
 
 def combination(findings: list[Finding], trials: list[Trial],
                 before: Before) -> list[tuple[str, Fix]]:
-    """When no single fix cures: the most helpful fix of each error finding (named by the
-    first finding, in the doctor's order, that proposed it), largest effect first, at most
-    three; empty when fewer than two distinct fixes are worth combining."""
-    best_per_code: dict[str, tuple[float, Fix]] = {}
+    """When no single fix cures: the most helpful fix of each finding (named by the first
+    finding, in the doctor's order, that proposed it; errors before warnings), largest effect
+    first, at most three; empty when fewer than two distinct fixes are worth combining."""
+    best_per_code: dict[str, tuple[bool, float, Fix]] = {}
     for finding in findings:
-        if finding.severity != Severity.ERROR:
+        if finding.severity == Severity.INFO:
             continue
         tried = [t for t in trials if finding.code in t.codes and t.kind == SINGLE
                  and t.verdict != WORSE]
         if tried:
             top = max(tried, key=lambda t: _delta(t, before))
-            best_per_code.setdefault(finding.code, (_delta(top, before), top.fix))
+            best_per_code.setdefault(finding.code, (finding.severity != Severity.ERROR,
+                                                    _delta(top, before), top.fix))
     chosen: list[tuple[str, Fix]] = []
-    for code, (_, fix) in sorted(best_per_code.items(), key=lambda item: -item[1][0]):
+    ordered = sorted(best_per_code.items(), key=lambda item: (item[1][0],
+                                                              -round(item[1][1] / EFFECT)))
+    for code, (_, _, fix) in ordered:
         if all(fix.changes != other.changes for _, other in chosen):
             chosen.append((code, fix))
     return chosen[:3] if len(chosen) >= 2 else []
+
+
+def follow_ups(trials: list[Trial], before: Before,
+               findings_after: dict[str, list[dict]]) -> list[tuple[tuple[str, ...], Fix]]:
+    """When no single fix cures, a fix may have removed its own problem and uncovered the next
+    (a random init that lets a naive log loss reach log(0)). The trials that cleared the errors
+    they targeted, then the most helpful, are each combined with the first fix of the first
+    error their own re-diagnosis shows (fixes computed on the trial's config, so a step
+    divided by 10 there is divided by 100 here). At most MAX_FOLLOW_UPS."""
+    singles = [t for t in trials if t.kind == SINGLE]
+    ranked = sorted(singles, key=lambda t: (not set(t.codes) & set(t.errors_after),
+                                            _delta(t, before)), reverse=True)
+    found: list[tuple[tuple[str, ...], Fix]] = []
+    for trial in ranked:
+        for finding in findings_after.get(trial.run_dir, []):
+            fixes = [Fix.from_dict(f) for f in finding.get("fixes") or []]
+            fix = next((f for f in fixes if not f.changes.items() <= trial.fix.changes.items()),
+                       None) if finding.get("severity") == Severity.ERROR else None
+            if fix is not None:
+                merged = Fix(f"{trial.fix.name}+{fix.name}", {**trial.fix.changes, **fix.changes},
+                             f"{trial.fix.summary}, then {fix.summary}")
+                if all(merged.changes != other.changes for _, other in found):
+                    found.append(((trial.codes[0], str(finding.get("code"))), merged))
+                break
+        if len(found) == MAX_FOLLOW_UPS:
+            break
+    return found
 
 
 def combined_fix(fixes: list[Fix]) -> Fix:
@@ -155,8 +187,9 @@ def rank(findings: list[Finding], verdicts: Verdicts, before: Before) -> list[Fi
     ranked = []
     for _, finding in sorted(enumerate(findings), key=lambda p: (*group(p[1]), p[0])):
         ranked.append(_with_trials(finding, by_code[finding.code], before, group(finding)[0]))
-    verdicts.root_cause = [f.code for f in ranked if group(f)[0] == 0][:1] or \
-        [f.code for f in ranked if group(f)[0] == 1]
+    combined = [t for t in verdicts.trials if t.kind == COMBINED and t.verdict == CURES]
+    verdicts.root_cause = [f.code for f in ranked if group(f)[0] == 0][:1] or list(
+        max(combined, key=lambda t: t.test_accuracy or 0.0).codes if combined else ())
     return ranked
 
 
@@ -222,55 +255,10 @@ def implied_causes(findings: list[Finding], trials: list[Trial],
                 evidence={"learning_rate": learning_rate, "trial_learning_rate": rate,
                           "trial": trial.run_dir},
                 message=(f"The rules saw only the effects, but a trial settles it: "
-                         f"{trial.fix.summary} alone takes the run to {_acc(trial)}, so the "
-                         f"step size {learning_rate:g} is what made it fail."),
+                         f"{trial.fix.summary} alone takes the run to "
+                         f"{trial.test_accuracy:.4f}, so the step size {learning_rate:g} is "
+                         "what made it fail."),
                 fix=f"Set optimizer.learning_rate: {rate:g}."))
         credited.append(replace(trial, codes=(*trial.codes, code)) if code not in trial.codes
                         else trial)
     return added + findings, credited
-
-
-def sentence(verdicts: Verdicts, before: Before) -> str:
-    """'Root cause: X. <fix> alone takes the test accuracy from a to b; <other> ... .'"""
-    if verdicts.trials and all(t.kind == REFERENCE for t in verdicts.trials) \
-            and not verdicts.root_cause:
-        reference = verdicts.trials[0]
-        return (f"No finding: with {reference.fix.summary} the same net reaches "
-                f"{_acc(reference)} against this run's {_acc_value(before.test_accuracy)}; it "
-                "learns about as well as its architecture does in this budget.")
-    if not verdicts.root_cause or verdicts.best is None:
-        tried = ", ".join(f"{t.fix.name}: {_acc(t)}" for t in verdicts.trials)
-        return f"No trial cured the run ({tried})." if tried else ""
-    was = _acc_value(before.test_accuracy)
-    best = verdicts.best
-    if best.kind == COMBINED:
-        alone = "; ".join(f"{t.fix.summary} alone: {was} -> {_acc(t)}"
-                          for t in verdicts.trials if t.kind == SINGLE
-                          and t.fix.changes.items() <= best.fix.changes.items())
-        return (f"Root causes: {' + '.join(verdicts.root_cause)}. No single fix cures the run"
-                f"{' (' + alone + ')' if alone else ''}; {best.fix.summary} together take the "
-                f"test accuracy from {was} to {_acc(best)}.")
-    own = sorted((t for t in verdicts.trials if verdicts.root_cause[0] in t.codes
-                  and t.verdict == CURES), key=lambda t: -(t.test_accuracy or 0.0))[:2] or [best]
-    label = "Root cause" if own[0].kind == SINGLE else "Finding"
-    text = (f"{label}: {verdicts.root_cause[0]}. {_upper_first(own[0].fix.summary)} alone takes "
-            f"the test accuracy from {was} to {_acc(own[0])}")
-    for other in own[1:]:
-        text += f"; {other.fix.summary} alone, to {_acc(other)}"
-    others = [t for t in verdicts.trials if t.verdict in (NO_EFFECT, WORSE)][:2]
-    for other in others:
-        verb = "leaves it at" if other.verdict == NO_EFFECT else "takes it to"
-        text += f"; {other.fix.summary} alone {verb} {_acc(other)}"
-    return text + "."
-
-
-def _upper_first(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _acc(trial: Trial) -> str:
-    return "NaN" if trial.nan else _acc_value(trial.test_accuracy)
-
-
-def _acc_value(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"

@@ -78,6 +78,12 @@ def read_trials(run_dir: Path) -> list[Trial]:
     return trials
 
 
+def trial_findings(run_dir: Path, trials: list[Trial]) -> dict[str, list[dict]]:
+    """Each trial's own findings (root cause first, with fixes for the trial's config)."""
+    return {trial.run_dir: read_findings(Path(run_dir) / trial.run_dir / DIAGNOSIS_FILE)
+            for trial in trials}
+
+
 def _number(value) -> float | None:
     try:
         return None if value is None else float(value)

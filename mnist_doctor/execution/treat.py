@@ -33,8 +33,9 @@ from mnist_doctor.doctor.treatment import (
     SINGLE,
     combination,
     combined_fix,
+    follow_ups,
 )
-from mnist_doctor.doctor.trials import Planned, read_plan, write_plan
+from mnist_doctor.doctor.trials import Planned, read_plan, trial_findings, write_plan
 from mnist_doctor.execution.batch import Execution, run_batch
 from mnist_doctor.execution.runner import RunOptions
 from mnist_doctor.runs.folder import write_atomic, write_json
@@ -76,12 +77,8 @@ def treat_run(run_dir: Path, source, options: RunOptions | None = None,
     planned = plan_trials(diagnosis.findings, config)
     _run(run_dir, config, planned, source, options, execution, reporter, trial_steps)
     diagnosis = full_diagnosis(run_dir)
-    fixes = [] if diagnosis.verdicts is None or diagnosis.verdicts.cured else combination(
-        diagnosis.findings, diagnosis.verdicts.trials, diagnosis.before)
-    if fixes:
-        fix = combined_fix([fix for _, fix in fixes])
-        codes = tuple(code for code, _ in fixes)
-        extra = [Planned(fix, codes, COMBINED, _folder(fix.name, planned))]
+    extra = second_round(run_dir, diagnosis, planned)
+    if extra:
         _run(run_dir, config, planned + extra, source, options, execution, reporter,
              trial_steps, only=extra)
         diagnosis = full_diagnosis(run_dir)
@@ -107,6 +104,25 @@ def treat_batch(invocation_dir: Path, rows: list[dict], source, options: RunOpti
             row = {**row, "diagnosis": findings[0].code if findings else ""}
         treated.append(row)
     return treated
+
+
+def second_round(run_dir: Path, diagnosis: Diagnosis, planned: list[Planned]) -> list[Planned]:
+    """When no single fix cures: the combination of the most helpful fixes, and follow-ups
+    that fix what a first fix uncovered (doctor/treatment.py decides which)."""
+    verdicts = diagnosis.verdicts
+    if verdicts is None or verdicts.cured or not verdicts.trials:
+        return []
+    candidates = [(codes, fix) for codes, fix in follow_ups(
+        verdicts.trials, diagnosis.before, trial_findings(run_dir, verdicts.trials))]
+    fixes = combination(diagnosis.findings, verdicts.trials, diagnosis.before)
+    if fixes:
+        candidates.insert(0, (tuple(code for code, _ in fixes),
+                              combined_fix([fix for _, fix in fixes])))
+    extra: list[Planned] = []
+    for codes, fix in candidates:
+        if all(fix.changes != entry.fix.changes for entry in planned + extra):
+            extra.append(Planned(fix, codes, COMBINED, _folder(fix.name, planned + extra)))
+    return extra
 
 
 def plan_trials(findings: list[Finding], config: ExperimentConfig) -> list[Planned]:

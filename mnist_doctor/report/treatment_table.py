@@ -3,42 +3,40 @@ and the sentence that names the root cause with the numbers that show it."""
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Group, RenderableType
-from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from mnist_doctor.config.changes import describe_changes
+from mnist_doctor.report.fit import NAME, WRAP, Cell, Column, FittedTable
 from mnist_doctor.report.style import format_number
 
 VERDICT_STYLE = {"cures": "bold green", "helps": "green", "no effect": "dim", "worse": "red"}
 
 
 def treatment_table(name: str, treatment: dict) -> RenderableType:
-    """Rows from diagnosis.json's `treatments`; one line when the run needed no trial."""
+    """Rows from diagnosis.json's `treatments`; one line when the run needed no trial. The
+    table fits the width it is printed at: NaN, then the errors left, go first when short."""
     trials = treatment.get("treatments") or []
     if not trials:
         return Text(f"{name}: no trial needed", style="green")
-    table = Table(title=f"treatment trials: {escape(name)}", title_justify="left",
-                  header_style="bold", show_lines=False)
-    table.add_column("Fix", overflow="fold")
-    table.add_column("What it changes", overflow="fold", ratio=1)
-    table.add_column("Test acc", justify="right", no_wrap=True)
-    table.add_column("NaN", no_wrap=True)
-    table.add_column("Errors after", overflow="fold")
-    table.add_column("Verdict", no_wrap=True)
+    columns = [Column("Fix", kind=NAME), Column("What it changes", kind=WRAP),
+               Column("Test acc", justify="right"), Column("NaN", drop=2),
+               Column("Errors after", kind=WRAP, drop=1), Column("Verdict")]
+    rows = []
     for trial in trials:
         before = format_number(trial.get("test_accuracy_before"), 4)
         after = format_number(trial.get("test_accuracy_after"), 4)
         nan = trial.get("first_nan_step")
         verdict = str(trial.get("verdict") or "")
-        table.add_row(escape(str(trial.get("fix", ""))),
-                      escape(describe_changes(trial.get("changes") or {})),
-                      f"{before} -> {after}", "-" if nan is None else f"step {nan}",
-                      escape(_codes(trial.get("errors_after") or [])),
-                      f"[{VERDICT_STYLE.get(verdict, 'white')}]{verdict}[/]")
-    sentence = Text(str(treatment.get("verdict") or ""), style="bold")
-    return Group(table, sentence)
+        rows.append([Cell(str(trial.get("fix", ""))),
+                     Cell(_compact(describe_changes(trial.get("changes") or {}))),
+                     Cell(f"{before}→{after}"), Cell("-" if nan is None else f"step {nan}"),
+                     Cell(_codes(trial.get("errors_after") or [])),
+                     Cell(verdict, style=VERDICT_STYLE.get(verdict, ""))])
+    table = FittedTable(columns, rows, title=f"treatment trials: {name}")
+    return Group(table, Text(str(treatment.get("verdict") or ""), style="bold"))
 
 
 def _codes(codes: list[str], shown: int = 3) -> str:
@@ -47,3 +45,10 @@ def _codes(codes: list[str], shown: int = 3) -> str:
         return "-"
     more = f" +{len(codes) - shown}" if len(codes) > shown else ""
     return ", ".join(codes[:shown]) + more
+
+
+def _compact(changes: str) -> str:
+    """Dotted keys shortened for a terminal: `model.layers[0].x` -> `L0.x`, the optimizer's
+    `learning_rate` -> `lr` (diagnosis.json, --json and the HTML keep the full keys)."""
+    return re.sub(r"model\.layers\[(\d+)\]\.", r"L\1.", changes).replace(
+        "optimizer.learning_rate", "lr")
