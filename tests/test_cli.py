@@ -95,3 +95,15 @@ def test_list_shows_key_settings():
 def test_show_on_a_folder_without_runs_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(main, ["show", str(tmp_path)])
     assert result.exit_code == 2 and "no summary.csv" in result.output
+
+
+def test_a_recorded_custom_loss_cannot_be_trained(tmp_path):
+    """config.yaml written by mnist_doctor.Doctor for a user's own loss loads for diagnose,
+    but validate/run refuse it before anything trains."""
+    import yaml
+
+    path = tmp_path / "custom.yaml"
+    path.write_text(yaml.safe_dump({"model": {"layers": [{"type": "dense", "units": 10}]},
+                                    "loss": "custom", "train": {"steps": 1}}))
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2 and "loss: custom" in result.output

@@ -129,7 +129,8 @@ def test_a_problem_in_some_grid_points_names_one_and_a_problem_in_all_is_said_on
     problems = problems_of(optimizer={"name": "sgd", "momentum": 0.9},
                            matrix={"optimizer.name": ["sgd", "adam", "rmsprop"]}, loss="nope")
     assert problems == [
-        "loss: expected one of naive_log, crossentropy, logits_crossentropy, mse, got 'nope'",
+        "loss: expected one of naive_log, crossentropy, logits_crossentropy, mse, custom, "
+        "got 'nope'",
         "optimizer.momentum: momentum/nesterov apply to sgd only, not adam "
         "(in grid point deep-net[optimizer=adam])",
         "optimizer.momentum: momentum/nesterov apply to sgd only, not rmsprop "

@@ -57,6 +57,11 @@ def load_sweeps(paths: tuple[str, ...]) -> list[Sweep]:
             sweeps.append(load_sweep(path))
         except ConfigError as err:
             problems += [f"{err.path}: {key}: {message}" for key, message in err.problems]
+            continue
+        if any(run.config.loss == "custom" for run in sweeps[-1].runs):
+            problems.append(f"{path}: loss: custom records a user's own loss function (written "
+                            "by mnist_doctor.Doctor) and cannot be trained from a config; use "
+                            "naive_log, crossentropy, logits_crossentropy or mse")
     if problems:
         raise UsageProblem("invalid config\n" + "\n".join(problems))
     return sweeps
