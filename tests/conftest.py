@@ -44,3 +44,18 @@ def write_config(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture
+def broken_build(monkeypatch):
+    """Any config named `broken` fails while its model is built; the others build as usual."""
+    import mnist_doctor.model.build
+
+    real = mnist_doctor.model.build.build_model
+
+    def build(config):
+        if config.name == "broken":
+            raise ValueError("simulated build failure")
+        return real(config)
+
+    monkeypatch.setattr(mnist_doctor.model.build, "build_model", build)

@@ -50,17 +50,7 @@ def test_default_output_folder_is_timestamped_under_runs(write_config, tmp_path,
     assert folder.name.endswith("-smoke-test") and (folder / "tiny" / "run.json").is_file()
 
 
-def test_failed_run_exits_1_after_running_the_rest(write_config, tmp_path, monkeypatch):
-    import mnist_doctor.model.build
-
-    real = mnist_doctor.model.build.build_model
-
-    def build(config):
-        if config.name == "broken":
-            raise ValueError("simulated build failure")
-        return real(config)
-
-    monkeypatch.setattr(mnist_doctor.model.build, "build_model", build)
+def test_failed_run_exits_1_after_running_the_rest(write_config, tmp_path, broken_build):
     result = CliRunner().invoke(main, ["run", str(write_config("broken")),
                                        str(write_config("tiny")), "--out", str(tmp_path / "o"),
                                        "--quiet"])

@@ -10,17 +10,7 @@ from mnist_doctor.cli import main
 
 
 def test_failed_run_says_why_under_the_table_and_in_diagnose(write_config, tmp_path,
-                                                            monkeypatch):
-    import mnist_doctor.model.build
-
-    real = mnist_doctor.model.build.build_model
-
-    def build(config):
-        if config.name == "broken":
-            raise ValueError("simulated build failure")
-        return real(config)
-
-    monkeypatch.setattr(mnist_doctor.model.build, "build_model", build)
+                                                            broken_build):
     tiny = {"batch_size": 50, "steps": 2, "eval_every": 2}
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["run", str(write_config("broken", train=tiny)),
