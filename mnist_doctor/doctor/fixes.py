@@ -86,9 +86,8 @@ def standard_optimizer(config: ExperimentConfig) -> Fix:
 
 
 def _hidden(config: ExperimentConfig, activations: tuple[str, ...]) -> list[str]:
-    last = len(config.layers) - 1
     return [layer_label(i, layer) for i, layer in enumerate(config.layers)
-            if layer.trainable and i != last and layer.activation in activations]
+            if layer.trainable and i != _last(config) and layer.activation in activations]
 
 
 def _last(config: ExperimentConfig) -> int:
@@ -163,8 +162,7 @@ PROPOSALS: dict[str, Proposal] = {
                                                "pixels scaled to 0..1")],
     Code.LARGE_INIT_SCALE: lambda f, c: [random_init(c, _evidence_layers(f), "standard-init")],
     Code.DEEP_INIT_COMPOUNDING: _all_layers_init,
-    Code.MSE_FOR_CLASSIFICATION: lambda f, c: _output_fixes(c) if c.layers[-1].activation in (
-        "softmax", "linear") else [_output_fixes(c)[0]],
+    Code.MSE_FOR_CLASSIFICATION: lambda f, c: _output_fixes(c),
     Code.SUMMED_LOSS_LARGE_BATCH: lambda f, c: [Fix("mean-loss", {"loss_reduction": "mean"},
                                                     "the loss averaged over the batch")],
     Code.LEARNING_RATE_TOO_HIGH: lambda f, c: [scale_learning_rate(c, 0.1)],
