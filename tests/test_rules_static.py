@@ -56,6 +56,16 @@ def test_zero_init_that_the_next_layers_random_weights_can_untie_is_a_warning():
     assert rs.constant_init(config(relu, OUT))[0].severity == "error"
 
 
+def test_a_constant_init_trained_with_gradient_jitter_is_a_warning_that_names_it():
+    zeros = {**RELU, "kernel_init": "zeros"}
+    out = {**OUT, "kernel_init": "zeros"}
+    (exact,) = rs.constant_init(config(zeros, out))
+    (finding,) = rs.constant_init(config(zeros, out, optimizer={"name": "adam",
+                                                                "gradient_jitter": 6e-8}))
+    assert exact.severity == "error" and finding.severity == "warning"
+    assert "6e-08 gradient jitter" in finding.message
+
+
 def test_a_jittered_constant_init_is_a_warning_that_names_the_jitter():
     jittered = {**RELU, "kernel_init": {"constant": 0.0, "jitter": 1e-7}}
     (finding,) = rs.constant_init(config(jittered, {**OUT, "kernel_init": "zeros"}))

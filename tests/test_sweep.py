@@ -95,7 +95,7 @@ def test_a_missing_section_on_the_path_is_created():
      "(did you mean 'adam'?)"),
     ({"optimizer.lerning_rate": [0.1]},
      "matrix.optimizer.lerning_rate: unknown key (did you mean 'learning_rate'?); "
-     "allowed: learning_rate, momentum, name, nesterov"),
+     "allowed: gradient_jitter, gradient_jitter_on, learning_rate, momentum, name, nesterov"),
     ({"optimizer.name.x": [1]}, "matrix.optimizer.name.x: optimizer.name is not a mapping "
                                 "(it is 'sgd')"),
     ({"model.layers.x": [1]}, "matrix.model.layers.x: model.layers is not a mapping "

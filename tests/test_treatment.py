@@ -101,7 +101,7 @@ def test_a_healthy_net_at_the_reference_optimiser_gets_no_trial():
 # 2.0. The wide init is not what kills the units: with He init the same step still kills them,
 # while a step of 0.2 alone cures the run. Only a trial can tell the two apart.
 WIDE_INIT_HIGH_STEP = {
-    "seed": 0,
+    "seed": 1,  # with seed 1 the rule-based order puts large_init_scale first, as an error
     "data": {"train_subset": 3000},
     "model": {"layers": [
         {"type": "dense", "units": 64, "activation": "relu",
@@ -143,9 +143,11 @@ def test_a_trial_overturns_the_rule_based_order_and_fixed_yaml_cures(tmp_path):
 
 
 def test_treat_on_an_old_run_folder_from_the_cli(write_config, tmp_path):
+    # sigmoid units and a zero output kernel: nothing but a random init can untie them (a
+    # relu layer would also offer leaky_relu, which a random output layer lets cure alone)
     config = write_config("zero-init", model={"layers": [
-        {"type": "dense", "units": 32, "activation": "relu", "kernel_init": "zeros"},
-        {"type": "dense", "units": 10, "activation": "softmax"}]},
+        {"type": "dense", "units": 32, "activation": "sigmoid", "kernel_init": "zeros"},
+        {"type": "dense", "units": 10, "activation": "softmax", "kernel_init": "zeros"}]},
         optimizer={"name": "sgd", "learning_rate": 0.5}, train={"batch_size": 50, "steps": 60,
                                                                "eval_every": 30})
     out = tmp_path / "out"

@@ -15,6 +15,7 @@ from mnist_doctor.config.numbers import as_number
 from mnist_doctor.config.schema import (
     ACTIVATIONS,
     DEFAULT_LEARNING_RATES,
+    GRADIENT_JITTER_TARGETS,
     LAYER_KEYS,
     NAMED_INITIALIZERS,
     OPTIMIZERS,
@@ -31,7 +32,8 @@ from mnist_doctor.config.schema import (
 TOP_KEYS = {"name", "description", "source", "seed", "data", "model", "loss", "loss_epsilon",
             "loss_reduction", "optimizer", "train", "expect"}
 DATA_KEYS = {"normalize", "flatten", "train_on", "train_subset", "path"}
-OPTIMIZER_KEYS = {"name", "learning_rate", "momentum", "nesterov"}
+OPTIMIZER_KEYS = {"name", "learning_rate", "momentum", "nesterov", "gradient_jitter",
+                  "gradient_jitter_on"}
 TRAIN_KEYS = {"batch_size", "steps", "epochs", "eval_every"}
 _MISSING = object()
 
@@ -159,6 +161,10 @@ class Parser:
                                       DEFAULT_LEARNING_RATES[name], minimum=0.0, exclusive=True),
             momentum=momentum,
             nesterov=nesterov,
+            gradient_jitter=self.number(section, "gradient_jitter", "optimizer", 0.0,
+                                        minimum=0.0),
+            gradient_jitter_on=self.choice(section, "gradient_jitter_on", "optimizer", "all",
+                                           GRADIENT_JITTER_TARGETS),
         )
 
     def train(self, section: dict) -> TrainConfig:

@@ -22,6 +22,7 @@ LOSSES = ("naive_log", "crossentropy", "logits_crossentropy", "mse")
 # the above; a config records it so the doctor can read the run, but cannot train it.
 RECORDED_LOSSES = (*LOSSES, "custom")
 OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
+GRADIENT_JITTER_TARGETS = ("all", "kernel", "bias")
 NAMED_INITIALIZERS = (
     "zeros", "ones", "glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal",
 )
@@ -117,6 +118,13 @@ class OptimizerConfig:
     learning_rate: float = 0.01
     momentum: float = 0.0
     nesterov: bool = False
+    # Relative size J of a fresh perturbation of every gradient element at every update,
+    # g * (1 + J*u) with u uniform in [-1, 1]: what a GPU does when it sums a gradient in a
+    # different order each step (J of about 6e-8, float32's unit roundoff). 0: none.
+    gradient_jitter: float = 0.0
+    # Which gradients: `all`, `kernel` or `bias`. On a 2016 GPU, bias gradients were summed with
+    # atomic adds (order varies) while cuBLAS matrix products summed in a fixed order.
+    gradient_jitter_on: str = "all"
 
 
 @dataclass(frozen=True)
@@ -164,6 +172,8 @@ class ExperimentConfig:
         resolved = asdict(self.optimizer)
         if self.optimizer.name != "sgd":  # momentum and nesterov are SGD's options only
             del resolved["momentum"], resolved["nesterov"]
+        if not self.optimizer.gradient_jitter:  # off: keep resolved configs (and hashes) as before
+            del resolved["gradient_jitter"], resolved["gradient_jitter_on"]
         return resolved
 
     def config_hash(self) -> str:

@@ -100,6 +100,7 @@ def _train(config, source, folder, options, reporter, info):
     from mnist_doctor.model.build import build_model, make_optimizer
     from mnist_doctor.model.losses import make_loss
     from mnist_doctor.train import backends
+    from mnist_doctor.train.gradient_jitter import gradient_perturbation
     from mnist_doctor.train.schedule import STEPS_PER_CALL, batch_shapes, total_steps
     from mnist_doctor.train.trainer import Trainer
 
@@ -109,10 +110,11 @@ def _train(config, source, folder, options, reporter, info):
     info["train_size"] = len(data.x_train)
 
     def make_stepper(jit: bool):
-        backend.set_random_seed(config.seed)  # a fallback rebuild starts from the same weights
+        # the weights and dropout masks are mnist-doctor's own seeded draws (model/), so a
+        # fallback rebuild starts from the same weights, and no Keras generator needs a seed
         return backend.stepper(build_model(config), make_optimizer(config), make_loss(config),
                                config.loss_reduction, data.x_train, data.y_train, jit=jit,
-                               steps_per_call=STEPS_PER_CALL)
+                               steps_per_call=STEPS_PER_CALL, perturb=gradient_perturbation(config))
 
     compiling = time.perf_counter()
     jit, path_reason = (backend.compile_choice(config) if options.jit

@@ -3,6 +3,8 @@
 Every activation is its own `Activation` layer after a linear Dense/Conv2D, so the doctor can
 read pre-activations (z) and activations separately; numerically this is the same network.
 Layer names come from `config.layer_label`, the names telemetry and findings use.
+Starting weights and dropout masks come from mnist-doctor's own seeded draws (initializers.py,
+dropout.py), never from the backend's generator: one config and seed, one run, on every backend.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from mnist_doctor.config.schema import (
     activation_label,
     layer_label,
 )
+from mnist_doctor.model.dropout import CountedDropout
+from mnist_doctor.model.initializers import BIAS, KERNEL, initial_value
 
 LEAKY_RELU_SLOPE = 0.2  # Keras's default negative slope
 
@@ -25,7 +29,7 @@ def build_model(config: ExperimentConfig) -> keras.Sequential:
     input_shape = (784,) if config.data.flatten else (28, 28, 1)
     model = keras.Sequential([keras.Input(input_shape)], name=_model_name(config))
     for index, layer in enumerate(config.layers):
-        for keras_layer in _keras_layers(index, layer):
+        for keras_layer in _keras_layers(config.seed, index, layer):
             model.add(keras_layer)
     return model
 
@@ -37,20 +41,20 @@ def _model_name(config: ExperimentConfig) -> str:
     return ascii_name.strip("_")[:60] or "model"
 
 
-def _keras_layers(index: int, layer: Layer) -> list[keras.layers.Layer]:
+def _keras_layers(seed: int, index: int, layer: Layer) -> list[keras.layers.Layer]:
     name = layer_label(index, layer)
     if layer.type == "dense":
-        core = keras.layers.Dense(layer.units, name=name, **_inits(layer))
+        core = keras.layers.Dense(layer.units, name=name, **_inits(seed, index, layer))
     elif layer.type == "conv2d":
         core = keras.layers.Conv2D(layer.filters, layer.kernel_size, strides=layer.strides or 1,
-                                   padding=layer.padding, name=name, **_inits(layer))
+                                   padding=layer.padding, name=name, **_inits(seed, index, layer))
     elif layer.type == "max_pool2d":
         return [keras.layers.MaxPooling2D(layer.pool_size, strides=layer.strides,
                                           padding=layer.padding, name=name)]
     elif layer.type == "flatten":
         return [keras.layers.Flatten(name=name)]
     else:
-        return [keras.layers.Dropout(layer.rate, name=name)]
+        return [CountedDropout(layer.rate, seed, index, name=name)]
     if layer.activation == "linear":
         return [core]
     return [core, keras.layers.Activation(_activation(layer.activation),
@@ -63,41 +67,25 @@ def _activation(name: str):
     return name
 
 
-def _inits(layer: Layer) -> dict:
-    return {"kernel_initializer": make_initializer(layer.kernel_init),
-            "bias_initializer": make_initializer(layer.bias_init)}
+def _inits(seed: int, index: int, layer: Layer) -> dict:
+    return {"kernel_initializer": SeededInitializer(layer.kernel_init, seed, index, KERNEL),
+            "bias_initializer": SeededInitializer(layer.bias_init, seed, index, BIAS)}
 
 
-def make_initializer(spec: Initializer) -> keras.initializers.Initializer | str:
-    base = _base_initializer(spec)
-    return Jittered(base, spec.jitter) if spec.jitter else base
+class SeededInitializer(keras.initializers.Initializer):
+    """A config initialiser drawn by model/initializers.py: numpy, seeded per weight tensor, so
+    both backends start from the same weights."""
 
-
-class Jittered(keras.initializers.Initializer):
-    """The base initialiser's values plus i.i.d. uniform noise in [-jitter, jitter], drawn
-    from Keras's seeded global RNG so a run stays reproducible."""
-
-    def __init__(self, base, jitter: float):
-        self.base, self.jitter = keras.initializers.get(base), jitter
+    def __init__(self, spec: Initializer, seed: int, layer_index: int, part: int):
+        self.spec, self.seed, self.layer_index, self.part = spec, seed, layer_index, part
 
     def __call__(self, shape, dtype=None):
-        noise = keras.random.uniform(shape, -self.jitter, self.jitter, dtype=dtype)
-        return self.base(shape, dtype=dtype) + noise
+        value = initial_value(self.spec, tuple(shape), self.seed, self.layer_index, self.part)
+        return ops.convert_to_tensor(value, dtype=dtype or "float32")
 
     def get_config(self) -> dict:
-        return {"base": keras.initializers.serialize(self.base), "jitter": self.jitter}
-
-
-def _base_initializer(spec: Initializer) -> keras.initializers.Initializer | str:
-    if spec.name == "constant":
-        return keras.initializers.Constant(spec.value)
-    if spec.name == "normal":
-        return keras.initializers.RandomNormal(spec.mean, spec.stddev)
-    if spec.name == "truncated_normal":
-        return keras.initializers.TruncatedNormal(spec.mean, spec.stddev)
-    if spec.name == "uniform":
-        return keras.initializers.RandomUniform(spec.low, spec.high)
-    return spec.name
+        return {"spec": self.spec.to_yaml(), "seed": self.seed, "layer_index": self.layer_index,
+                "part": self.part}
 
 
 def make_optimizer(config: ExperimentConfig) -> keras.optimizers.Optimizer:

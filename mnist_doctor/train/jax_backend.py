@@ -18,7 +18,6 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
-from mnist_doctor.train.keras_private import set_random_seed
 from mnist_doctor.train.stepper import (
     Backend,
     ChunkResult,
@@ -35,14 +34,17 @@ class Stepper:
     """Runs optimiser updates on a built Keras model with resident training data."""
 
     def __init__(self, model, optimizer, loss_fn, reduction, x_train, y_train, *, jit=True,
-                 steps_per_call: int):
+                 steps_per_call: int, perturb=None):
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
+        self.perturb = perturb
         self.sum_reduction = reduction == "sum"
         self.optimizer.build(model.trainable_variables)
         self.x_train, self.y_train = jnp.asarray(x_train), jnp.asarray(y_train)
         self.state = ([v.value for v in model.trainable_variables],
                       [v.value for v in model.non_trainable_variables],
                       [v.value for v in optimizer.variables])
+        self._iterations_at = next(i for i, v in enumerate(optimizer.variables)
+                                   if v is optimizer.iterations)
         self.jit, self.steps_per_call = jit, steps_per_call
         self.path = "xla-chunks" if jit else "eager-steps"
         self.notes = {"matmul_precision": jax.config.jax_default_matmul_precision or "default"}
@@ -71,6 +73,8 @@ class Stepper:
         trainable, non_trainable, optimizer_state = state
         (_, (loss, y_pred, non_trainable)), grads = jax.value_and_grad(
             self._loss, has_aux=True)(trainable, non_trainable, x, y)
+        if self.perturb is not None:
+            grads = self.perturb(grads, optimizer_state[self._iterations_at])
         trainable, optimizer_state = self.optimizer.stateless_apply(optimizer_state, grads,
                                                                     trainable)
         correct = jnp.sum(jnp.argmax(y_pred, -1) == jnp.argmax(y, -1)).astype(jnp.float32)
@@ -218,5 +222,4 @@ def limit_threads(threads: int) -> None:
     """Nothing to do: XLA's thread pool is sized by XLA_FLAGS before JAX is imported."""
 
 
-BACKEND = Backend("jax", Stepper, compile_choice, configure_device, set_random_seed,
-                  limit_threads)
+BACKEND = Backend("jax", Stepper, compile_choice, configure_device, limit_threads)

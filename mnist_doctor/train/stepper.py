@@ -45,7 +45,9 @@ class Stepper(Protocol):
     """Runs optimiser updates on a built Keras model with resident training data.
 
     Built as `Stepper(model, optimizer, loss_fn, reduction, x_train, y_train, jit=...,
-    steps_per_call=...)`. `path` names how it runs (run.json's `execution.path`); `notes`
+    steps_per_call=..., perturb=...)`; `perturb(grads, update_count)`, when given, changes each
+    update's gradients before the optimiser sees them (train/gradient_jitter.py).
+    `path` names how it runs (run.json's `execution.path`); `notes`
     adds backend facts to run.json.
     """
 
@@ -82,7 +84,6 @@ class Backend:
     stepper: Callable[..., Stepper]                      # the Stepper class
     compile_choice: Callable[..., tuple[bool, str | None]]  # (use XLA?, why not)
     configure_device: Callable[[str], str]               # --device -> run.json's description
-    set_random_seed: Callable[[int], None]
     limit_threads: Callable[[int], None]                 # a worker's share of the cores
 
 

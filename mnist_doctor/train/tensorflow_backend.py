@@ -31,8 +31,9 @@ class Stepper:
     """Runs optimiser updates on a built Keras model with resident training data."""
 
     def __init__(self, model, optimizer, loss_fn, reduction, x_train, y_train, *, jit=True,
-                 steps_per_call: int):
+                 steps_per_call: int, perturb=None):
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
+        self.perturb = perturb
         self.sum_reduction = reduction == "sum"
         self.optimizer.build(model.trainable_variables)
         self.x_train = tf.constant(x_train)
@@ -57,6 +58,8 @@ class Stepper:
             per_example = self.loss_fn(y, y_pred)
             loss = tf.reduce_sum(per_example) if self.sum_reduction else tf.reduce_mean(per_example)
         grads = tape.gradient(loss, self.model.trainable_variables)
+        if self.perturb is not None:
+            grads = self.perturb(grads, self.optimizer.iterations)
         self._apply(grads)
         correct = tf.reduce_sum(tf.cast(tf.argmax(y_pred, -1) == tf.argmax(y, -1), tf.float32))
         return tf.reduce_mean(per_example), correct
@@ -180,17 +183,10 @@ def configure_device(device: str) -> str:
     return "CPU"
 
 
-def set_random_seed(seed: int) -> None:
-    import keras
-
-    keras.utils.set_random_seed(seed)
-
-
 def limit_threads(threads: int) -> None:
     """TensorFlow's own thread pools; the environment variables alone do not size them."""
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
-BACKEND = Backend("tensorflow", Stepper, compile_choice, configure_device, set_random_seed,
-                  limit_threads)
+BACKEND = Backend("tensorflow", Stepper, compile_choice, configure_device, limit_threads)

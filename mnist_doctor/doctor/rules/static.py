@@ -62,9 +62,11 @@ def constant_init(config: ExperimentConfig) -> list[Finding]:
     if not offenders:
         return []
     index, layer, following = offenders[0]
-    # A jitter can break the tie (README, forum note 3), so it is a warning, not an error.
+    # A jitter, at the start or at every update, can break the tie (README, forum note 3),
+    # so it is a warning, not an error.
+    rounding = config.optimizer.gradient_jitter
     fatal = [o for o in offenders
-             if not (_can_break_symmetry(o[1], o[2]) or o[1].kernel_init.jitter)]
+             if not (_can_break_symmetry(o[1], o[2]) or o[1].kernel_init.jitter or rounding)]
     severity = "error" if fatal else "warning"
     init, jitter = layer.kernel_init.to_yaml(), layer.kernel_init.jitter
     return [Finding(
@@ -76,7 +78,9 @@ def constant_init(config: ExperimentConfig) -> list[Finding]:
                  f" (kernel_init: {init}) and feeds another trainable layer. All its units then "
                  "compute the same thing and get the same gradient, so they stay identical "
                  + (f"but for what training makes of the {jitter:g} jitter"
-                    if jitter else "and the layer acts like a single unit") + "."),
+                    if jitter else
+                    f"but for what training makes of the {rounding:g} gradient jitter"
+                    if rounding else "and the layer acts like a single unit") + "."),
         fix="Use a random kernel_init such as he_normal (relu) or glorot_uniform (others).",
     )]
 
