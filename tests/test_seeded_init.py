@@ -133,22 +133,31 @@ WORKER_CONFIG = {
     "train": {"epochs": 1}, "seed": 7}
 
 
+NAN_OUTPUTS = np.array([[np.nan] * 10, [0.1, np.nan, 0.3, 0.2, np.inf, 0, 0, 0, 0, np.nan],
+                        [0.5, 0.5, 0, 0, 0, 0, 0, 0, 0, np.nan]], np.float32)
+NAN_CLASSES = [0, 4, 0]  # all NaN: class 0, as TF1 threads report; a NaN is never the max
+
+
 def init_worker(backend: str) -> dict:
-    """The model's starting weights and two training-mode outputs, as lists."""
+    """The model's starting weights, two training-mode outputs and the classes predicted for
+    outputs that hold NaN, as lists."""
     os.environ["KERAS_BACKEND"] = backend
     from keras import ops
 
     from mnist_doctor.model.build import build_model
+    from mnist_doctor.model.metrics import predicted_classes
 
     model = build_model(parse_config(WORKER_CONFIG, "w.yaml"))
     x = np.random.default_rng(0).uniform(0, 1, (6, 28, 28, 1)).astype(np.float32)
     outputs = [ops.convert_to_numpy(model(x, training=True)).tolist() for _ in range(2)]
-    return {"weights": [w.tolist() for w in model.get_weights()], "outputs": outputs}
+    classes = ops.convert_to_numpy(predicted_classes(NAN_OUTPUTS)).tolist()
+    return {"weights": [w.tolist() for w in model.get_weights()], "outputs": outputs,
+            "nan_classes": classes}
 
 
 @pytest.mark.skipif(not HAS_JAX, reason="jax is not installed (pip install mnist-doctor[jax]), "
                     "so cross-backend initialisation is not checked here")
-def test_one_seed_gives_the_same_weights_and_dropout_masks_on_every_backend():
+def test_one_seed_gives_the_same_weights_dropout_masks_and_predictions_on_every_backend():
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     workers = {backend: subprocess.Popen([sys.executable, __file__, backend], cwd=REPO,
                                          env={**env, "KERAS_BACKEND": backend},
@@ -166,6 +175,7 @@ def test_one_seed_gives_the_same_weights_and_dropout_masks_on_every_backend():
     # dropout masks bit-identical; the outputs agree to float tolerance (different kernels)
     np.testing.assert_allclose(tf_result["outputs"], jax_result["outputs"], rtol=1e-4, atol=1e-6)
     assert tf_result["outputs"][0] != tf_result["outputs"][1]
+    assert tf_result["nan_classes"] == jax_result["nan_classes"] == NAN_CLASSES
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
+from mnist_doctor.model.metrics import correct_count, predicted_classes
 from mnist_doctor.train.stepper import (
     Backend,
     ChunkResult,
@@ -77,8 +78,7 @@ class Stepper:
             grads = self.perturb(grads, optimizer_state[self._iterations_at])
         trainable, optimizer_state = self.optimizer.stateless_apply(optimizer_state, grads,
                                                                     trainable)
-        correct = jnp.sum(jnp.argmax(y_pred, -1) == jnp.argmax(y, -1)).astype(jnp.float32)
-        return (trainable, non_trainable, optimizer_state), loss, correct
+        return (trainable, non_trainable, optimizer_state), loss, correct_count(y, y_pred)
 
     def _chunk_fn(self, state, x_train, y_train, indices, count):
         def body(i, carry):
@@ -115,7 +115,7 @@ class Stepper:
     def _evaluate_fn(self, trainable, non_trainable, x, y, valid):
         y_pred, _ = self.model.stateless_call(trainable, non_trainable, x, training=False)
         keep = jnp.arange(x.shape[0]) < valid  # the last batch is padded to EVAL_BATCH rows
-        predicted = jnp.argmax(y_pred, -1)
+        predicted = predicted_classes(y_pred)
         correct = jnp.sum(keep & (predicted == jnp.argmax(y, -1))).astype(jnp.float32)
         counts = jnp.sum(jax.nn.one_hot(predicted, 10, dtype=jnp.int32) * keep[:, None], axis=0)
         return jnp.sum(jnp.where(keep, self.loss_fn(y, y_pred), 0.0)), correct, counts

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from mnist_doctor.model.metrics import correct_count, predicted_classes
 from mnist_doctor.train.stepper import (
     Backend,
     ChunkResult,
@@ -61,8 +62,7 @@ class Stepper:
         if self.perturb is not None:
             grads = self.perturb(grads, self.optimizer.iterations)
         self._apply(grads)
-        correct = tf.reduce_sum(tf.cast(tf.argmax(y_pred, -1) == tf.argmax(y, -1), tf.float32))
-        return tf.reduce_mean(per_example), correct
+        return tf.reduce_mean(per_example), correct_count(y, y_pred)
 
     def _apply(self, grads) -> None:
         """optimizer.apply without its tf.distribute path, which kept every traced training
@@ -104,10 +104,8 @@ class Stepper:
     # -- evaluation ----------------------------------------------------------------------
     def _evaluate_fn(self, x, y):
         y_pred = self.model(x, training=False)
-        predicted = tf.argmax(y_pred, -1)
-        correct = tf.reduce_sum(tf.cast(predicted == tf.argmax(y, -1), tf.float32))
-        counts = tf.reduce_sum(tf.one_hot(predicted, 10, dtype=tf.int32), axis=0)
-        return tf.reduce_sum(self.loss_fn(y, y_pred)), correct, counts
+        counts = tf.reduce_sum(tf.one_hot(predicted_classes(y_pred), 10, dtype=tf.int32), axis=0)
+        return tf.reduce_sum(self.loss_fn(y, y_pred)), correct_count(y, y_pred), counts
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> EvalResult:
         loss_sum, correct, counts = 0.0, 0.0, np.zeros(10, dtype=np.int64)
