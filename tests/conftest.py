@@ -6,7 +6,10 @@ copy next to the repository, so tests never try a Keras download.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,3 +62,21 @@ def broken_build(monkeypatch):
         return real(config)
 
     monkeypatch.setattr(mnist_doctor.model.build, "build_model", build)
+
+
+def json_from_each_backend(script: Path) -> dict[str, object]:
+    """Run `python script BACKEND` once per Keras backend, side by side in fresh processes (a
+    process has one backend), and return what each printed as JSON on its last line."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    workers = {backend: subprocess.Popen([sys.executable, str(script), backend],
+                                         cwd=script.parents[1],
+                                         env={**env, "KERAS_BACKEND": backend},
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         text=True)
+               for backend in ("tensorflow", "jax")}
+    results = {}
+    for backend, worker in workers.items():
+        out, err = worker.communicate(timeout=300)
+        assert worker.returncode == 0, err[-3000:]
+        results[backend] = json.loads(out.strip().splitlines()[-1])
+    return results

@@ -12,14 +12,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import json_from_each_backend
 
-REPO = Path(__file__).resolve().parents[1]
 HAS_JAX = importlib.util.find_spec("jax") is not None
 PARITY_STEPS, PARITY_BATCH, PARITY_EXAMPLES = 8, 64, 256
 PARITY_LEARNING_RATE = 0.1  # plain gradient descent; divided by 255 on raw pixels
@@ -160,21 +159,10 @@ def _gradient_function(backend, model, loss_fn, reduction):
     return gradient
 
 
-def run_worker(backend: str) -> subprocess.Popen:
-    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, __file__, backend], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
 @pytest.mark.skipif(not HAS_JAX, reason="jax is not installed (pip install mnist-doctor[jax]), "
                     "so the cross-backend loss parity is not checked here")
 def test_every_loss_and_last_activation_gives_the_same_numbers_on_every_backend():
-    workers = {backend: run_worker(backend) for backend in ("tensorflow", "jax")}
-    results = {}
-    for backend, worker in workers.items():
-        out, err = worker.communicate(timeout=300)
-        assert worker.returncode == 0, err[-3000:]
-        results[backend] = json.loads(out.strip().splitlines()[-1])
+    results = json_from_each_backend(Path(__file__))
     tf_results, jax_results = results["tensorflow"], results["jax"]
     assert tf_results.keys() == jax_results.keys()
     differ = [f"{name}: tensorflow {tf_results[name]} jax {jax_results[name]}"

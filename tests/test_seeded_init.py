@@ -12,18 +12,17 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import json_from_each_backend
 
 from mnist_doctor.config import parse_config
 from mnist_doctor.config.schema import NAMED_INITIALIZERS, Initializer
 from mnist_doctor.model.initializers import BIAS, KERNEL, fans, initial_value
 
-REPO = Path(__file__).resolve().parents[1]
 HAS_JAX = importlib.util.find_spec("jax") is not None
 PARAMETRISED = {
     "constant": Initializer("constant", value=0.1),
@@ -158,17 +157,7 @@ def init_worker(backend: str) -> dict:
 @pytest.mark.skipif(not HAS_JAX, reason="jax is not installed (pip install mnist-doctor[jax]), "
                     "so cross-backend initialisation is not checked here")
 def test_one_seed_gives_the_same_weights_dropout_masks_and_predictions_on_every_backend():
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    workers = {backend: subprocess.Popen([sys.executable, __file__, backend], cwd=REPO,
-                                         env={**env, "KERAS_BACKEND": backend},
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         text=True)
-               for backend in ("tensorflow", "jax")}
-    results = {}
-    for backend, worker in workers.items():
-        out, err = worker.communicate(timeout=300)
-        assert worker.returncode == 0, err[-3000:]
-        results[backend] = json.loads(out.strip().splitlines()[-1])
+    results = json_from_each_backend(Path(__file__))
     tf_result, jax_result = results["tensorflow"], results["jax"]
     for tf_weight, jax_weight in zip(tf_result["weights"], jax_result["weights"], strict=True):
         np.testing.assert_array_equal(tf_weight, jax_weight)
